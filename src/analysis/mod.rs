@@ -1,0 +1,6 @@
+//! The analyzers: attempts from signals, tiers, grouping into findings.
+//! Beacon detection and the Sysmon join plug in beside these.
+
+pub mod attempts;
+pub mod group;
+pub mod ports;

@@ -1,0 +1,223 @@
+//! The command line: what the user typed (clap structs), then a checked
+//! [`Settings`] with the policy loaded, CIDRs parsed and durations converted.
+//! Errors in the second step name the flag or the policy-file key.
+
+pub mod policy;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::analysis::attempts::AttemptRules;
+use crate::analysis::ports::Severity;
+use crate::event::Ts;
+use crate::report::OutputFormat;
+use crate::run::RunOptions;
+use policy::{parse_cidr, Policy};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portent",
+    version,
+    about = "Find outbound connections on non-standard ports (MITRE ATT&CK T1571) in packet captures",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Score outbound connection attempts and report findings grouped by host.
+    Scan(ScanArgs),
+    /// List every connection attempt with its scope, tier and verdict.
+    Conns(CommonArgs),
+    /// Print the default policy file (edit a copy, pass it with --policy).
+    Policy,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Exit with status 1 when a finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY", default_value = "low",
+          value_parser = ["low", "medium", "high", "never"])]
+    pub fail_on: String,
+    /// Group findings per host in windows of this length (e.g. 5m, as
+    /// Chronicle does) instead of over the whole input.
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CommonArgs {
+    /// Captures (pcap, pcapng, gzip-compressed), directories, or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Output format on stdout. Default: table on a terminal, jsonl otherwise.
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Write a report to FILE (repeatable); format from FORMAT:FILE or the
+    /// extension (.jsonl, .csv, .txt). With -o, stdout gets a report only
+    /// if one of them is "-".
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub outputs: Vec<String>,
+    /// Policy file (TOML) replacing or extending the defaults.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Internal networks (CIDR, repeatable or comma-separated); attempts to
+    /// them are suppressed like RFC 1918 destinations.
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    pub home_net: Vec<String>,
+    /// Score private destinations too (RFC 1918, CGNAT, ULA, home net).
+    #[arg(long)]
+    pub include_private: bool,
+    /// A SYN on the same 5-tuple within this time of the previous one is a
+    /// retransmission even if its sequence number differs.
+    #[arg(long, value_name = "DURATION", default_value = "3s")]
+    pub retransmit_window: String,
+    /// No progress bar and no summary on stderr (warnings still print).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// One report destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub format: OutputFormat,
+    /// `None` is stdout.
+    pub path: Option<PathBuf>,
+}
+
+/// Checked settings for a run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub inputs: Vec<String>,
+    pub outputs: Vec<OutputSpec>,
+    pub policy: Policy,
+    pub run: RunOptions,
+    pub quiet: bool,
+    pub threads: Option<usize>,
+    /// `None`: never fail on findings.
+    pub fail_on: Option<Severity>,
+}
+
+fn duration(flag: &str, s: &str) -> Result<Ts, String> {
+    humantime::parse_duration(s)
+        .map(|d| Ts(d.as_nanos().min(i64::MAX as u128) as i64))
+        .map_err(|e| format!("{flag} {s:?}: {e}"))
+}
+
+impl Settings {
+    /// Checks what the user typed. `stdout_is_tty` picks the default format.
+    pub fn from_args(
+        c: &CommonArgs,
+        scan: Option<&ScanArgs>,
+        stdout_is_tty: bool,
+    ) -> Result<Settings, String> {
+        let mut policy = match &c.policy {
+            Some(p) => Policy::load(p)?,
+            None => Policy::default(),
+        };
+        for cidr in &c.home_net {
+            policy
+                .home_net
+                .push(parse_cidr(cidr).map_err(|e| format!("--home-net: {e}"))?);
+        }
+        policy.include_private |= c.include_private;
+        let mut outputs = Vec::new();
+        for o in &c.outputs {
+            outputs.push(parse_output(o, c.format)?);
+        }
+        if outputs.is_empty() {
+            let format = c.format.unwrap_or(if stdout_is_tty {
+                OutputFormat::Table
+            } else {
+                OutputFormat::Jsonl
+            });
+            outputs.push(OutputSpec { format, path: None });
+        }
+        if outputs.iter().filter(|o| o.path.is_none()).count() > 1 {
+            return Err("-o: stdout (-) can take only one report".into());
+        }
+        let rules = AttemptRules {
+            retransmit_window: duration("--retransmit-window", &c.retransmit_window)?,
+        };
+        let window = match scan.and_then(|s| s.window.as_deref()) {
+            Some(w) => {
+                let t = duration("--window", w)?;
+                if t.0 <= 0 {
+                    return Err("--window must be longer than zero".into());
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        let fail_on = match scan.map(|s| s.fail_on.as_str()) {
+            Some("never") | None => None,
+            Some(s) => Severity::parse(s),
+        };
+        if c.threads == Some(0) {
+            return Err("--threads must be at least 1".into());
+        }
+        Ok(Settings {
+            inputs: c.inputs.clone(),
+            outputs,
+            policy,
+            run: RunOptions { rules, window },
+            quiet: c.quiet,
+            threads: c.threads,
+            fail_on,
+        })
+    }
+}
+
+/// `-o` values: `FILE`, `FORMAT:FILE`, or `-` (stdout).
+fn parse_output(o: &str, default: Option<OutputFormat>) -> Result<OutputSpec, String> {
+    use clap::ValueEnum;
+    let (fmt, path) = match o.split_once(':') {
+        Some((f, p)) if OutputFormat::from_str(f, true).is_ok() => {
+            (OutputFormat::from_str(f, true).ok(), p)
+        }
+        _ => (None, o),
+    };
+    let path = if path == "-" {
+        None
+    } else {
+        Some(PathBuf::from(path))
+    };
+    let format = fmt
+        .or_else(|| path.as_ref().and_then(|p| OutputFormat::from_extension(&p.to_string_lossy())))
+        .or(default)
+        .ok_or_else(|| {
+            format!("-o {o}: cannot tell the format; use FORMAT:FILE (table, jsonl, csv) or a .jsonl/.csv/.txt name")
+        })?;
+    Ok(OutputSpec { format, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_specs() {
+        assert_eq!(
+            parse_output("out.csv", None).unwrap(),
+            OutputSpec { format: OutputFormat::Csv, path: Some("out.csv".into()) }
+        );
+        assert_eq!(
+            parse_output("jsonl:-", None).unwrap(),
+            OutputSpec { format: OutputFormat::Jsonl, path: None }
+        );
+        assert_eq!(
+            parse_output("table:report", None).unwrap().format,
+            OutputFormat::Table
+        );
+        assert!(parse_output("report", None).unwrap_err().contains("-o report"));
+    }
+}

@@ -1,0 +1,99 @@
+//! CSV for spreadsheets. Any cell that a spreadsheet would read as a formula
+//! (starting `=`, `+`, `-`, `@`, tab or CR) is prefixed with `'`: image and
+//! user names come from endpoint logs an attacker can influence.
+
+use std::io::{self, Write};
+
+use super::join;
+use crate::run::Analysis;
+
+/// Neutralises spreadsheet formulas in a cell.
+pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
+fn writer(w: &mut dyn Write) -> csv::Writer<&mut dyn Write> {
+    csv::WriterBuilder::new().from_writer(w)
+}
+
+fn done(mut cw: csv::Writer<&mut dyn Write>) -> io::Result<()> {
+    cw.flush()
+}
+
+pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    let mut cw = writer(w);
+    cw.write_record([
+        "severity",
+        "risk_score",
+        "host",
+        "image",
+        "user",
+        "parent_image",
+        "ports",
+        "remote_ips",
+        "count",
+        "first_seen",
+        "last_seen",
+    ])?;
+    for f in &a.findings {
+        let opt = |o: &Option<String>| o.as_deref().map(cell).unwrap_or_default().into_owned();
+        cw.write_record([
+            f.severity().as_str().to_string(),
+            f.risk_score.to_string(),
+            cell(&f.key.host).into_owned(),
+            opt(&f.key.image),
+            opt(&f.key.user),
+            opt(&f.key.parent_image),
+            join(&f.ports, ";"),
+            join(&f.remote_ips, ";"),
+            f.count.to_string(),
+            f.first_seen.to_string(),
+            f.last_seen.to_string(),
+        ])?;
+    }
+    done(cw)
+}
+
+pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    let mut cw = writer(w);
+    cw.write_record([
+        "ts",
+        "src",
+        "sport",
+        "dst",
+        "dport",
+        "proto",
+        "answered",
+        "retransmits",
+        "input",
+        "frame",
+        "dst_scope",
+        "tier",
+        "suppressed",
+    ])?;
+    for (at, v) in a.attempts.iter().zip(&a.verdicts) {
+        cw.write_record([
+            at.ts.to_string(),
+            at.tuple.src.to_string(),
+            at.tuple.sport.to_string(),
+            at.tuple.dst.to_string(),
+            at.tuple.dport.to_string(),
+            at.tuple.proto.as_str().to_string(),
+            at.answered.to_string(),
+            at.retransmits.to_string(),
+            cell(&a.inputs[at.origin.input as usize].input).into_owned(),
+            at.origin.frame.to_string(),
+            v.scope.name().to_string(),
+            v.tier.to_string(),
+            v.suppressed
+                .as_ref()
+                .map(|s| cell(&s.label()).into_owned())
+                .unwrap_or_default(),
+        ])?;
+    }
+    done(cw)
+}

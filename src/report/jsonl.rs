@@ -1,0 +1,123 @@
+//! JSON Lines: one object per line, each with a `type` (`attempt`,
+//! `finding`, `summary`). Field names and meanings are the stable interface
+//! documented in the README; new fields may be added, none renamed.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::run::Analysis;
+
+#[derive(Serialize)]
+struct AttemptRec<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    ts: String,
+    src: String,
+    sport: u16,
+    dst: String,
+    dport: u16,
+    proto: &'static str,
+    answered: bool,
+    retransmits: u32,
+    input: &'a str,
+    frame: u64,
+    dst_scope: &'static str,
+    tier: u8,
+    suppressed: Option<String>,
+    bad_checksum: bool,
+}
+
+#[derive(Serialize)]
+struct FindingRec<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    host: &'a str,
+    image: Option<&'a str>,
+    user: Option<&'a str>,
+    parent_image: Option<&'a str>,
+    ports: Vec<u16>,
+    remote_ips: Vec<String>,
+    count: u64,
+    risk_score: u8,
+    severity: &'static str,
+    first_seen: String,
+    last_seen: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window_start: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SummaryRec<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(flatten)]
+    summary: &'a crate::run::Summary,
+    per_input: &'a [crate::run::InputReport],
+}
+
+fn line<T: Serialize>(w: &mut dyn Write, rec: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, rec)?;
+    w.write_all(b"\n")
+}
+
+pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    for (at, v) in a.attempts.iter().zip(&a.verdicts) {
+        line(
+            w,
+            &AttemptRec {
+                ty: "attempt",
+                ts: at.ts.to_string(),
+                src: at.tuple.src.to_string(),
+                sport: at.tuple.sport,
+                dst: at.tuple.dst.to_string(),
+                dport: at.tuple.dport,
+                proto: at.tuple.proto.as_str(),
+                answered: at.answered,
+                retransmits: at.retransmits,
+                input: &a.inputs[at.origin.input as usize].input,
+                frame: at.origin.frame,
+                dst_scope: v.scope.name(),
+                tier: v.tier,
+                suppressed: v.suppressed.as_ref().map(|s| s.label()),
+                bad_checksum: at.bad_checksum,
+            },
+        )?;
+    }
+    summary(w, a)
+}
+
+pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    for f in &a.findings {
+        line(
+            w,
+            &FindingRec {
+                ty: "finding",
+                host: &f.key.host,
+                image: f.key.image.as_deref(),
+                user: f.key.user.as_deref(),
+                parent_image: f.key.parent_image.as_deref(),
+                ports: f.ports.iter().copied().collect(),
+                remote_ips: f.remote_ips.iter().map(|ip| ip.to_string()).collect(),
+                count: f.count,
+                risk_score: f.risk_score,
+                severity: f.severity().as_str(),
+                first_seen: f.first_seen.to_string(),
+                last_seen: f.last_seen.to_string(),
+                window_start: f.key.window.map(|t| t.to_string()),
+            },
+        )?;
+    }
+    summary(w, a)
+}
+
+fn summary(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    line(
+        w,
+        &SummaryRec {
+            ty: "summary",
+            summary: &a.summary,
+            per_input: &a.inputs,
+        },
+    )
+}

@@ -1,0 +1,72 @@
+//! Reports: sinks that render an [`Analysis`] for people or for the next
+//! tool. JSONL is the stable machine interface (schema in the README); CSV
+//! is for spreadsheets (cells from logs are escaped against formulas); the
+//! table is for a terminal. Several can be written in one run.
+
+pub mod csv;
+pub mod jsonl;
+pub mod table;
+
+use std::io::{self, Write};
+
+use crate::run::Analysis;
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Jsonl,
+    Csv,
+}
+
+impl OutputFormat {
+    /// Guesses the format from a file name's extension.
+    pub fn from_extension(path: &str) -> Option<OutputFormat> {
+        let ext = path.rsplit('.').next()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "json" | "ndjson" => Some(OutputFormat::Jsonl),
+            "csv" => Some(OutputFormat::Csv),
+            "txt" | "table" => Some(OutputFormat::Table),
+            _ => None,
+        }
+    }
+}
+
+/// What a report lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportKind {
+    /// `portent scan`: findings, then the run summary.
+    Findings,
+    /// `portent conns`: every attempt, then the run summary.
+    Attempts,
+}
+
+/// Writes one report of `kind` in `format` to `w`.
+pub fn write(
+    w: &mut dyn Write,
+    format: OutputFormat,
+    kind: ReportKind,
+    a: &Analysis,
+) -> io::Result<()> {
+    match (format, kind) {
+        (OutputFormat::Jsonl, ReportKind::Findings) => jsonl::findings(w, a),
+        (OutputFormat::Jsonl, ReportKind::Attempts) => jsonl::attempts(w, a),
+        (OutputFormat::Csv, ReportKind::Findings) => csv::findings(w, a),
+        (OutputFormat::Csv, ReportKind::Attempts) => csv::attempts(w, a),
+        (OutputFormat::Table, ReportKind::Findings) => table::findings(w, a),
+        (OutputFormat::Table, ReportKind::Attempts) => table::attempts(w, a),
+    }
+}
+
+/// Joins displayable items with `sep`.
+pub(crate) fn join<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, sep: &str) -> String {
+    let mut s = String::new();
+    for (i, x) in items.into_iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        use std::fmt::Write as _;
+        let _ = write!(s, "{x}");
+    }
+    s
+}

@@ -1,0 +1,210 @@
+//! Aligned text tables for a terminal, and the human-readable run summary
+//! that goes to stderr. Control characters in values are replaced so that a
+//! crafted image name cannot move the cursor or hide a row.
+
+use std::io::{self, Write};
+
+use super::join;
+use crate::run::Analysis;
+
+/// Renders rows as left-aligned columns separated by two spaces.
+fn render(w: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |w: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        let mut s = String::new();
+        for (i, c) in cells.enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(c);
+            if i + 1 < widths.len() {
+                s.extend(std::iter::repeat_n(' ', widths[i] - c.chars().count()));
+            }
+        }
+        writeln!(w, "{}", s.trim_end())
+    };
+    line(w, &mut header.iter().copied())?;
+    for r in rows {
+        line(w, &mut r.iter().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+/// Replaces control characters (terminal escapes) in a value from the input.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+/// Shortens long lists for the table (the JSONL and CSV keep them whole).
+fn list<T: std::fmt::Display>(items: &std::collections::BTreeSet<T>, max: usize) -> String {
+    if items.len() <= max {
+        join(items, ",")
+    } else {
+        format!("{},… (+{})", join(items.iter().take(max), ","), items.len() - max)
+    }
+}
+
+/// How many ports / addresses a table cell lists before eliding.
+const TABLE_LIST_MAX: usize = 6;
+
+pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    if a.findings.is_empty() {
+        return writeln!(w, "no findings");
+    }
+    let has_proc = a.findings.iter().any(|f| {
+        f.key.image.is_some() || f.key.user.is_some() || f.key.parent_image.is_some()
+    });
+    let has_window = a.findings.iter().any(|f| f.key.window.is_some());
+    let mut header = vec!["SEVERITY", "RISK", "HOST"];
+    if has_proc {
+        header.extend(["IMAGE", "USER", "PARENT"]);
+    }
+    if has_window {
+        header.push("WINDOW");
+    }
+    header.extend(["PORTS", "REMOTE_IPS", "COUNT", "FIRST_SEEN", "LAST_SEEN"]);
+    let rows: Vec<Vec<String>> = a
+        .findings
+        .iter()
+        .map(|f| {
+            let opt = |o: &Option<String>| o.as_deref().map(clean).unwrap_or_else(|| "-".into());
+            let mut r = vec![
+                f.severity().as_str().to_string(),
+                f.risk_score.to_string(),
+                clean(&f.key.host),
+            ];
+            if has_proc {
+                r.extend([opt(&f.key.image), opt(&f.key.user), opt(&f.key.parent_image)]);
+            }
+            if has_window {
+                r.push(f.key.window.map(|t| t.to_string()).unwrap_or_default());
+            }
+            r.extend([
+                list(&f.ports, TABLE_LIST_MAX),
+                list(&f.remote_ips, TABLE_LIST_MAX),
+                f.count.to_string(),
+                f.first_seen.to_string(),
+                f.last_seen.to_string(),
+            ]);
+            r
+        })
+        .collect();
+    render(w, &header, &rows)
+}
+
+pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    let header = [
+        "TIME", "SRC", "SPORT", "DST", "DPORT", "ANSWERED", "RETX", "SCOPE", "TIER", "SUPPRESSED",
+        "INPUT", "FRAME",
+    ];
+    let rows: Vec<Vec<String>> = a
+        .attempts
+        .iter()
+        .zip(&a.verdicts)
+        .map(|(at, v)| {
+            vec![
+                at.ts.to_string(),
+                at.tuple.src.to_string(),
+                at.tuple.sport.to_string(),
+                at.tuple.dst.to_string(),
+                at.tuple.dport.to_string(),
+                if at.answered { "yes" } else { "no" }.to_string(),
+                at.retransmits.to_string(),
+                v.scope.name().to_string(),
+                v.tier.to_string(),
+                v.suppressed
+                    .as_ref()
+                    .map(|s| clean(&s.label()))
+                    .unwrap_or_else(|| "-".into()),
+                clean(&a.inputs[at.origin.input as usize].input),
+                at.origin.frame.to_string(),
+            ]
+        })
+        .collect();
+    render(w, &header, &rows)
+}
+
+/// The run summary for stderr: inputs, packets, attempts, skipped by reason,
+/// suppressed by reason, findings by severity.
+pub fn summary_text(a: &Analysis) -> String {
+    use std::fmt::Write as _;
+    let s = &a.summary;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "portent: {} input(s){}, {} packets, {} bytes",
+        s.inputs,
+        if s.inputs_unreadable > 0 {
+            format!(" ({} unreadable)", s.inputs_unreadable)
+        } else {
+            String::new()
+        },
+        s.packets,
+        s.bytes
+    );
+    let _ = writeln!(
+        t,
+        "  attempts: {} ({} answered, {} SYN retransmissions, {} with bad TCP checksum)",
+        s.attempts, s.answered, s.retransmits, s.bad_checksum_attempts
+    );
+    let _ = writeln!(
+        t,
+        "  scored: {} ({} at tier 1 or above)",
+        s.scored, s.reported_attempts
+    );
+    if !s.suppressed.is_empty() {
+        let parts: Vec<String> = s
+            .suppressed
+            .iter()
+            .map(|(k, n)| {
+                let tiered = s.suppressed_with_tier.get(k).copied().unwrap_or(0);
+                if tiered > 0 {
+                    format!("{k} {n} ({tiered} would score)")
+                } else {
+                    format!("{k} {n}")
+                }
+            })
+            .collect();
+        let _ = writeln!(t, "  suppressed: {}", parts.join(", "));
+    }
+    if s.skipped.total() > 0 || s.odd_origlen > 0 {
+        let mut parts: Vec<String> = s
+            .skipped
+            .nonzero()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        if s.odd_origlen > 0 {
+            parts.push(format!("odd_origlen {} (decoded anyway)", s.odd_origlen));
+        }
+        let _ = writeln!(t, "  skipped: {}", parts.join(", "));
+    }
+    for r in &a.inputs {
+        if let Some(e) = &r.error {
+            let _ = writeln!(t, "  unreadable: {}", clean(e));
+        } else if let Some(n) = &r.note {
+            let _ = writeln!(t, "  {}: {}", clean(&r.input), n);
+        }
+    }
+    let sev: Vec<String> = ["High", "Medium", "Low"]
+        .iter()
+        .filter_map(|k| s.findings_by_severity.get(k).map(|n| format!("{n} {k}")))
+        .collect();
+    let _ = writeln!(
+        t,
+        "  findings: {}{}",
+        s.findings,
+        if sev.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sev.join(", "))
+        }
+    );
+    t
+}

@@ -1,0 +1,293 @@
+//! Finding, opening and recognising inputs.
+//!
+//! Users hand portent files, directories, gzip-compressed captures and `-`
+//! for stdin; the format is decided by content, never by file name. Files are
+//! memory-mapped so that readers parse in place; only compressed input and
+//! stdin are read into memory (bounded by [`MAX_IN_MEMORY_INPUT`]).
+
+pub mod capture;
+pub mod pcap;
+pub mod pcapng;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use thiserror::Error;
+
+/// The most portent reads into memory for one compressed file or for stdin:
+/// beyond this, decompress to a file first (which portent then maps). Sized to
+/// leave room on a 24 GiB analysis machine for the attempts and findings.
+pub const MAX_IN_MEMORY_INPUT: u64 = 8 << 30;
+
+/// How deep a directory argument is searched for captures. Evidence folders
+/// are shallow; the bound protects against symlink loops.
+pub const MAX_DIR_DEPTH: usize = 16;
+
+/// An input as the user named it (or as found inside a directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    /// What reports call it: the path as given, or `-` for stdin.
+    pub name: String,
+    /// `None` for stdin.
+    pub path: Option<PathBuf>,
+    /// Found by walking a directory (non-captures there are skipped quietly,
+    /// while a file named explicitly must be a capture).
+    pub from_dir: bool,
+}
+
+/// A whole input's bytes: mapped from disk, or owned after decompression.
+pub enum Data {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Data {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Data::Mapped(m) => m,
+            Data::Owned(v) => v,
+        }
+    }
+}
+
+/// The container formats portent recognises by their first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    Pcapng,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::Pcapng => "pcapng",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Problems that stop one input from being read at all.
+#[derive(Debug, Error)]
+pub enum SourceError {
+    #[error("{name}: cannot open: {source}")]
+    Open { name: String, source: io::Error },
+    #[error("{name}: cannot read: {source}")]
+    Read { name: String, source: io::Error },
+    #[error("{name}: gzip stream broken at decompressed offset {offset}: {source}")]
+    Gzip {
+        name: String,
+        offset: u64,
+        source: io::Error,
+    },
+    #[error("{name}: more than {limit} bytes after decompression; decompress it to a file first")]
+    TooLarge { name: String, limit: u64 },
+    #[error("{name}: empty input (0 bytes)")]
+    Empty { name: String },
+    #[error("{name}: offset 0: not a pcap or pcapng capture (first bytes {magic})")]
+    NotACapture { name: String, magic: String },
+    #[error("{name}: offset {offset}: {what}")]
+    BadHeader {
+        name: String,
+        offset: u64,
+        what: String,
+    },
+}
+
+/// Expands the user's arguments into inputs: `-` is stdin, a directory is
+/// every regular file below it (sorted, so runs are reproducible).
+pub fn expand(args: &[String]) -> (Vec<Input>, Vec<(String, SourceError)>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for a in args {
+        if a == "-" {
+            inputs.push(Input {
+                name: "-".into(),
+                path: None,
+                from_dir: false,
+            });
+            continue;
+        }
+        let p = Path::new(a);
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let mut found = Vec::new();
+                walk_dir(p, 0, &mut found, &mut errors);
+                found.sort();
+                inputs.extend(found.into_iter().map(|path| Input {
+                    name: path.display().to_string(),
+                    path: Some(path),
+                    from_dir: true,
+                }));
+            }
+            Ok(_) => inputs.push(Input {
+                name: a.clone(),
+                path: Some(p.to_path_buf()),
+                from_dir: false,
+            }),
+            Err(source) => errors.push((
+                a.clone(),
+                SourceError::Open {
+                    name: a.clone(),
+                    source,
+                },
+            )),
+        }
+    }
+    (inputs, errors)
+}
+
+fn walk_dir(
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+    errors: &mut Vec<(String, SourceError)>,
+) {
+    if depth > MAX_DIR_DEPTH {
+        return;
+    }
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(source) => {
+            let name = dir.display().to_string();
+            errors.push((
+                name.clone(),
+                SourceError::Open { name, source },
+            ));
+            return;
+        }
+    };
+    for entry in rd.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk_dir(&path, depth + 1, out, errors),
+            Ok(m) if m.is_file() => out.push(path),
+            _ => {}
+        }
+    }
+}
+
+/// Opens an input: maps a file, decompresses gzip, reads stdin.
+pub fn load(input: &Input) -> Result<Data, SourceError> {
+    let name = || input.name.clone();
+    let raw = match &input.path {
+        None => {
+            let mut v = Vec::new();
+            io::stdin()
+                .lock()
+                .take(MAX_IN_MEMORY_INPUT + 1)
+                .read_to_end(&mut v)
+                .map_err(|source| SourceError::Read {
+                    name: name(),
+                    source,
+                })?;
+            if v.len() as u64 > MAX_IN_MEMORY_INPUT {
+                return Err(SourceError::TooLarge {
+                    name: name(),
+                    limit: MAX_IN_MEMORY_INPUT,
+                });
+            }
+            Data::Owned(v)
+        }
+        Some(p) => {
+            let f = File::open(p).map_err(|source| SourceError::Open {
+                name: name(),
+                source,
+            })?;
+            let len = f
+                .metadata()
+                .map_err(|source| SourceError::Read {
+                    name: name(),
+                    source,
+                })?
+                .len();
+            if len == 0 {
+                Data::Owned(Vec::new())
+            } else {
+                // SAFETY: the map is read-only and private to this process;
+                // if another process truncates the file while portent runs,
+                // reads past the new end fault (SIGBUS), the documented
+                // limitation of every mmap-based reader (ripgrep has the same).
+                let m = unsafe { Mmap::map(&f) }.map_err(|source| SourceError::Read {
+                    name: name(),
+                    source,
+                })?;
+                #[cfg(unix)]
+                let _ = m.advise(memmap2::Advice::Sequential);
+                Data::Mapped(m)
+            }
+        }
+    };
+    if raw.is_empty() {
+        return Err(SourceError::Empty { name: name() });
+    }
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        return gunzip(&input.name, &raw).map(Data::Owned);
+    }
+    Ok(raw)
+}
+
+fn gunzip(name: &str, raw: &[u8]) -> Result<Vec<u8>, SourceError> {
+    let mut out = Vec::new();
+    let mut dec = flate2::read::MultiGzDecoder::new(raw).take(MAX_IN_MEMORY_INPUT + 1);
+    if let Err(source) = dec.read_to_end(&mut out) {
+        // Keep what decompressed: a cut .gz still holds packets before the
+        // cut, and the capture reader reports the truncated record.
+        if out.is_empty() {
+            return Err(SourceError::Gzip {
+                name: name.to_string(),
+                offset: 0,
+                source,
+            });
+        }
+        eprintln!(
+            "warning: {name}: gzip stream broken after {} decompressed bytes ({source}); reading what decompressed",
+            out.len()
+        );
+    }
+    if out.len() as u64 > MAX_IN_MEMORY_INPUT {
+        return Err(SourceError::TooLarge {
+            name: name.to_string(),
+            limit: MAX_IN_MEMORY_INPUT,
+        });
+    }
+    Ok(out)
+}
+
+/// Recognises a capture by its magic number.
+pub fn sniff(data: &[u8]) -> Option<Format> {
+    let magic: [u8; 4] = data.get(..4)?.try_into().ok()?;
+    match magic {
+        [0xd4, 0xc3, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0xc3, 0xd4]
+        | [0x4d, 0x3c, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0x3c, 0x4d]
+        | [0x34, 0xcd, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0xcd, 0x34] => Some(Format::Pcap),
+        [0x0a, 0x0d, 0x0d, 0x0a] => Some(Format::Pcapng),
+        _ => None,
+    }
+}
+
+/// The first bytes of an unrecognised input, for error messages.
+pub fn magic_hex(data: &[u8]) -> String {
+    data.iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,259 @@
+//! Writing small synthetic captures: the samples generator, the tests and
+//! the benchmarks all need packets whose content they know exactly.
+//!
+//! Packets are built with `etherparse`'s builder (so checksums and lengths are
+//! right); the pcap and pcapng framing is written here because it is a few
+//! fixed headers and must cover both byte orders and timestamp resolutions.
+
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use etherparse::{PacketBuilder, TcpHeader};
+
+use crate::decode::{TCP_ACK, TCP_RST, TCP_SYN};
+use crate::event::Ts;
+
+/// An IP packet (v4 or v6 after the addresses) carrying a TCP header with
+/// the given flags and no payload.
+pub fn tcp_packet(src: SocketAddr, dst: SocketAddr, seq: u32, flags: u8) -> Vec<u8> {
+    tcp_packet_with_payload(src, dst, seq, flags, &[])
+}
+
+/// Like [`tcp_packet`], with a payload.
+pub fn tcp_packet_with_payload(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut h = TcpHeader::new(src.port(), dst.port(), seq, 64240);
+    h.syn = flags & TCP_SYN != 0;
+    h.rst = flags & TCP_RST != 0;
+    if flags & TCP_ACK != 0 {
+        h.ack = true;
+        h.acknowledgment_number = seq.wrapping_add(1);
+    }
+    let builder = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
+        (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
+        _ => panic!("synth::tcp_packet: mixed address families {src} -> {dst}"),
+    };
+    let b = builder.tcp_header(h);
+    let mut out = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut out, payload)
+        .expect("etherparse writes a well-formed packet into a Vec");
+    out
+}
+
+/// An IP packet carrying a UDP datagram.
+pub fn udp_packet(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+    let builder = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
+        (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
+        _ => panic!("synth::udp_packet: mixed address families {src} -> {dst}"),
+    };
+    let b = builder.udp(src.port(), dst.port());
+    let mut out = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut out, payload)
+        .expect("etherparse writes a well-formed packet into a Vec");
+    out
+}
+
+/// An Ethernet II frame with fixed locally administered MAC addresses.
+pub fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(14 + payload.len());
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An Ethernet frame for an IP packet, EtherType chosen by IP version.
+pub fn ethernet_ip(ip: &[u8]) -> Vec<u8> {
+    let et = if ip.first().map(|b| b >> 4) == Some(6) {
+        0x86dd
+    } else {
+        0x0800
+    };
+    ethernet(et, ip)
+}
+
+/// An IPv4 header with protocol `proto` around `payload` (for tunnels).
+pub fn ipv4_wrap(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut h = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        proto,
+        0,
+        0,
+    ];
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let mut sum: u32 = h
+        .chunks_exact(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+/// The container to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureFormat {
+    /// Classic pcap, either byte order, micro- or nanosecond stamps.
+    Pcap { big_endian: bool, nanos: bool },
+    /// pcapng with one section; `tsresol` is the `if_tsresol` option
+    /// (6 = microseconds, 9 = nanoseconds).
+    Pcapng { big_endian: bool, tsresol: u8 },
+}
+
+/// Writes packets into a pcap or pcapng stream.
+pub struct CaptureWriter<W: Write> {
+    w: W,
+    format: CaptureFormat,
+    interfaces: u32,
+}
+
+impl<W: Write> CaptureWriter<W> {
+    /// Starts a capture whose first (for pcap: only) interface has `linktype`.
+    pub fn new(mut w: W, format: CaptureFormat, linktype: u32) -> io::Result<Self> {
+        match format {
+            CaptureFormat::Pcap { big_endian, nanos } => {
+                let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+                let mut h = Vec::with_capacity(24);
+                put32(&mut h, big_endian, magic);
+                put16(&mut h, big_endian, 2);
+                put16(&mut h, big_endian, 4);
+                put32(&mut h, big_endian, 0);
+                put32(&mut h, big_endian, 0);
+                put32(&mut h, big_endian, 262_144);
+                put32(&mut h, big_endian, linktype);
+                w.write_all(&h)?;
+            }
+            CaptureFormat::Pcapng { big_endian, .. } => {
+                let mut b = Vec::with_capacity(28);
+                put32(&mut b, big_endian, 0x0a0d_0d0a);
+                put32(&mut b, big_endian, 28);
+                put32(&mut b, big_endian, 0x1a2b_3c4d);
+                put16(&mut b, big_endian, 1);
+                put16(&mut b, big_endian, 0);
+                b.extend_from_slice(&[0xff; 8]); // section length unknown
+                put32(&mut b, big_endian, 28);
+                w.write_all(&b)?;
+            }
+        }
+        let mut cw = CaptureWriter {
+            w,
+            format,
+            interfaces: 0,
+        };
+        if matches!(format, CaptureFormat::Pcapng { .. }) {
+            cw.add_interface(linktype)?;
+        } else {
+            cw.interfaces = 1;
+        }
+        Ok(cw)
+    }
+
+    /// Adds a pcapng interface and returns its id. Classic pcap has one.
+    pub fn add_interface(&mut self, linktype: u32) -> io::Result<u32> {
+        let CaptureFormat::Pcapng {
+            big_endian,
+            tsresol,
+        } = self.format
+        else {
+            return Err(io::Error::other("classic pcap has a single link type"));
+        };
+        let mut b = Vec::with_capacity(32);
+        put32(&mut b, big_endian, 1);
+        put32(&mut b, big_endian, 32);
+        put16(&mut b, big_endian, linktype as u16);
+        put16(&mut b, big_endian, 0);
+        put32(&mut b, big_endian, 262_144);
+        // if_tsresol option (code 9, length 1, padded), then opt_endofopt.
+        put16(&mut b, big_endian, 9);
+        put16(&mut b, big_endian, 1);
+        b.extend_from_slice(&[tsresol, 0, 0, 0]);
+        put16(&mut b, big_endian, 0);
+        put16(&mut b, big_endian, 0);
+        put32(&mut b, big_endian, 32);
+        self.w.write_all(&b)?;
+        self.interfaces += 1;
+        Ok(self.interfaces - 1)
+    }
+
+    /// Writes one packet on the first interface.
+    pub fn packet(&mut self, ts: Ts, data: &[u8]) -> io::Result<()> {
+        self.packet_on(0, ts, data)
+    }
+
+    /// Writes one packet on interface `iface`.
+    pub fn packet_on(&mut self, iface: u32, ts: Ts, data: &[u8]) -> io::Result<()> {
+        let secs = ts.0.div_euclid(Ts::NANOS_PER_SEC);
+        let nanos = ts.0.rem_euclid(Ts::NANOS_PER_SEC);
+        match self.format {
+            CaptureFormat::Pcap { big_endian, nanos: ns } => {
+                let frac = if ns { nanos } else { nanos / 1000 };
+                let mut h = Vec::with_capacity(16);
+                put32(&mut h, big_endian, secs as u32);
+                put32(&mut h, big_endian, frac as u32);
+                put32(&mut h, big_endian, data.len() as u32);
+                put32(&mut h, big_endian, data.len() as u32);
+                self.w.write_all(&h)?;
+                self.w.write_all(data)
+            }
+            CaptureFormat::Pcapng {
+                big_endian,
+                tsresol,
+            } => {
+                let units = 10i128.pow(u32::from(tsresol));
+                let t = (i128::from(secs) * units
+                    + i128::from(nanos) * units / i128::from(Ts::NANOS_PER_SEC))
+                    as u64;
+                let pad = (4 - data.len() % 4) % 4;
+                let total = (32 + data.len() + pad) as u32;
+                let mut h = Vec::with_capacity(28);
+                put32(&mut h, big_endian, 6);
+                put32(&mut h, big_endian, total);
+                put32(&mut h, big_endian, iface);
+                put32(&mut h, big_endian, (t >> 32) as u32);
+                put32(&mut h, big_endian, t as u32);
+                put32(&mut h, big_endian, data.len() as u32);
+                put32(&mut h, big_endian, data.len() as u32);
+                self.w.write_all(&h)?;
+                self.w.write_all(data)?;
+                self.w.write_all(&[0u8; 3][..pad])?;
+                let mut t = Vec::with_capacity(4);
+                put32(&mut t, big_endian, total);
+                self.w.write_all(&t)
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
+
+fn put16(v: &mut Vec<u8>, be: bool, x: u16) {
+    v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
+}
+
+fn put32(v: &mut Vec<u8>, be: bool, x: u32) {
+    v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
+}
