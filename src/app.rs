@@ -46,12 +46,17 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Settings::from_args(&s.common, Some(s), stdout_tty),
             ReportKind::Findings,
         ),
-        Command::Conns(c) => (Settings::from_args(c, None, stdout_tty), ReportKind::Attempts),
+        Command::Conns(c) => (
+            Settings::from_args(c, None, stdout_tty),
+            ReportKind::Attempts,
+        ),
     };
     let settings = settings.map_err(anyhow::Error::msg)?;
     if let Some(n) = settings.threads {
         // Only fails if a pool was already built, which cannot happen here.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let analysis = analyze(&settings)?;
     emit(&settings, kind, &analysis)
@@ -110,7 +115,12 @@ pub fn analyze(settings: &Settings) -> Result<Analysis> {
             writeln!(err, "error: {}", table::clean(e))?;
         }
     }
-    Ok(run::analyze(reports, signals, &settings.policy, &settings.run))
+    Ok(run::analyze(
+        reports,
+        signals,
+        &settings.policy,
+        &settings.run,
+    ))
 }
 
 /// Writes the reports and the summary; decides the outcome.

@@ -472,7 +472,10 @@ mod tests {
             decode(linktype::ETHERNET, &eth[..40]),
             Err(Skip::ShortTcpHeader)
         );
-        assert_eq!(decode(linktype::ETHERNET, &eth[..5]), Err(Skip::ShortLinkHeader));
+        assert_eq!(
+            decode(linktype::ETHERNET, &eth[..5]),
+            Err(Skip::ShortLinkHeader)
+        );
         assert_eq!(decode(4242, &eth), Err(Skip::UnknownLinktype));
         // Endless VLAN tags stop at the bound.
         let mut tags = eth[..12].to_vec();

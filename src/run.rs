@@ -259,7 +259,9 @@ pub fn analyze(
         }
     }
     for f in &findings {
-        *s.findings_by_severity.entry(f.severity().as_str()).or_default() += 1;
+        *s.findings_by_severity
+            .entry(f.severity().as_str())
+            .or_default() += 1;
     }
     Analysis {
         inputs,

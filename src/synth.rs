@@ -206,7 +206,10 @@ impl<W: Write> CaptureWriter<W> {
         let secs = ts.0.div_euclid(Ts::NANOS_PER_SEC);
         let nanos = ts.0.rem_euclid(Ts::NANOS_PER_SEC);
         match self.format {
-            CaptureFormat::Pcap { big_endian, nanos: ns } => {
+            CaptureFormat::Pcap {
+                big_endian,
+                nanos: ns,
+            } => {
                 let frac = if ns { nanos } else { nanos / 1000 };
                 let mut h = Vec::with_capacity(16);
                 put32(&mut h, big_endian, secs as u32);

@@ -96,7 +96,10 @@ mod tests {
     use crate::event::{Origin, Proto};
 
     fn sig(ts_ms: i64, sport: u16, kind: SignalKind, seq: u32, frame: u64) -> TcpSignal {
-        let (a, b) = ("192.0.2.1".parse().unwrap(), "198.51.100.2".parse().unwrap());
+        let (a, b) = (
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.2".parse().unwrap(),
+        );
         let tuple = FiveTuple {
             src: a,
             sport,
@@ -123,11 +126,11 @@ mod tests {
         use SignalKind::*;
         let sigs = vec![
             sig(0, 1000, Syn, 7, 1),
-            sig(1000, 1000, Syn, 7, 2),  // same ISN, 1 s later
-            sig(3000, 1000, Syn, 7, 3),  // same ISN, 2 s later
-            sig(65_000, 1000, Syn, 7, 4), // same ISN, 62 s after the last: still a retry
-            sig(200_000, 1000, Syn, 7, 5), // same ISN beyond the retry span: new
-            sig(200_500, 1000, Syn, 9, 6), // other ISN within the window: retry
+            sig(1000, 1000, Syn, 7, 2),     // same ISN, 1 s later
+            sig(3000, 1000, Syn, 7, 3),     // same ISN, 2 s later
+            sig(65_000, 1000, Syn, 7, 4),   // same ISN, 62 s after the last: still a retry
+            sig(200_000, 1000, Syn, 7, 5),  // same ISN beyond the retry span: new
+            sig(200_500, 1000, Syn, 9, 6),  // other ISN within the window: retry
             sig(300_000, 1000, Syn, 11, 7), // other ISN, later: new attempt
             sig(300_010, 1000, SynAck, 0, 8),
         ];

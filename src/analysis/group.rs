@@ -43,7 +43,10 @@ impl Finding {
 
 /// Groups `(attempt, tier)` pairs with tier ≥ 1 into findings, sorted by
 /// risk, then count (both descending), then key and first time.
-pub fn group<'a>(scored: impl IntoIterator<Item = (&'a Attempt, u8)>, window: Option<Ts>) -> Vec<Finding> {
+pub fn group<'a>(
+    scored: impl IntoIterator<Item = (&'a Attempt, u8)>,
+    window: Option<Ts>,
+) -> Vec<Finding> {
     let mut groups: BTreeMap<GroupKey, Finding> = BTreeMap::new();
     for (a, tier) in scored {
         if tier == 0 {
@@ -57,7 +60,9 @@ pub fn group<'a>(scored: impl IntoIterator<Item = (&'a Attempt, u8)>, window: Op
             image: p.and_then(|p| p.image.clone()),
             user: p.and_then(|p| p.user.clone()),
             parent_image: p.and_then(|p| p.parent_image.clone()),
-            window: window.filter(|w| w.0 > 0).map(|w| Ts(a.ts.0 - a.ts.0.rem_euclid(w.0))),
+            window: window
+                .filter(|w| w.0 > 0)
+                .map(|w| Ts(a.ts.0 - a.ts.0.rem_euclid(w.0))),
         };
         let f = groups.entry(key.clone()).or_insert_with(|| Finding {
             key,

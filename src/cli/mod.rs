@@ -208,16 +208,24 @@ mod tests {
     fn output_specs() {
         assert_eq!(
             parse_output("out.csv", None).unwrap(),
-            OutputSpec { format: OutputFormat::Csv, path: Some("out.csv".into()) }
+            OutputSpec {
+                format: OutputFormat::Csv,
+                path: Some("out.csv".into())
+            }
         );
         assert_eq!(
             parse_output("jsonl:-", None).unwrap(),
-            OutputSpec { format: OutputFormat::Jsonl, path: None }
+            OutputSpec {
+                format: OutputFormat::Jsonl,
+                path: None
+            }
         );
         assert_eq!(
             parse_output("table:report", None).unwrap().format,
             OutputFormat::Table
         );
-        assert!(parse_output("report", None).unwrap_err().contains("-o report"));
+        assert!(parse_output("report", None)
+            .unwrap_err()
+            .contains("-o report"));
     }
 }

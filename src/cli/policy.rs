@@ -215,18 +215,33 @@ impl Policy {
                 .map(|b| b.high_risk.clone())
                 .unwrap_or_default(),
         };
-        high_risk.extend(raw.processes.high_risk_add.iter().map(|s| image_basename(s)));
+        high_risk.extend(
+            raw.processes
+                .high_risk_add
+                .iter()
+                .map(|s| image_basename(s)),
+        );
         let home_net = match raw.network.home_net {
             Some(list) => list
                 .iter()
-                .map(|s| parse_cidr(s).map_err(|e| format!("policy file {origin}: network.home_net: {e}")))
+                .map(|s| {
+                    parse_cidr(s)
+                        .map_err(|e| format!("policy file {origin}: network.home_net: {e}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
-            None => base.as_ref().map(|b| b.home_net.clone()).unwrap_or_default(),
+            None => base
+                .as_ref()
+                .map(|b| b.home_net.clone())
+                .unwrap_or_default(),
         };
         let mut allow = base.as_ref().map(|b| b.allow.clone()).unwrap_or_default();
         for (i, r) in raw.allow.into_iter().enumerate() {
             let at = |field: &str, e: String| {
-                format!("policy file {origin}: allow rule {} ({:?}): {field}: {e}", i + 1, r.reason)
+                format!(
+                    "policy file {origin}: allow rule {} ({:?}): {field}: {e}",
+                    i + 1,
+                    r.reason
+                )
             };
             let nets = |list: &[String], field: &str| {
                 list.iter()
@@ -301,7 +316,10 @@ mod tests {
         let c2: Vec<u16> = p.known_c2.iter().collect();
         assert_eq!(
             c2,
-            [444, 587, 1224, 1337, 2083, 2087, 4443, 4444, 4445, 6666, 6667, 6668, 7777, 8008, 8088, 8888, 9001, 9090, 31337]
+            [
+                444, 587, 1224, 1337, 2083, 2087, 4443, 4444, 4445, 6666, 6667, 6668, 7777, 8008,
+                8088, 8888, 9001, 9090, 31337
+            ]
         );
         let std: Vec<u16> = p.standard.iter().collect();
         assert_eq!(std, [25, 53, 80, 443, 3000, 5000, 8080, 8443, 9000]);
@@ -328,7 +346,10 @@ mod tests {
     fn errors_name_file_and_key() {
         let e = Policy::from_toml("[[allow]]\nreason='x'\ndst=['10.0.0.0/33']\n", "my.toml")
             .unwrap_err();
-        assert!(e.contains("my.toml") && e.contains("allow rule 1") && e.contains("dst"), "{e}");
+        assert!(
+            e.contains("my.toml") && e.contains("allow rule 1") && e.contains("dst"),
+            "{e}"
+        );
         let e = Policy::from_toml("[ports]\nknwon_c2 = [1]\n", "my.toml").unwrap_err();
         assert!(e.contains("my.toml") && e.contains("knwon_c2"), "{e}");
     }

@@ -47,20 +47,28 @@ fn list<T: std::fmt::Display>(items: &std::collections::BTreeSet<T>, max: usize)
     if items.len() <= max {
         join(items, ",")
     } else {
-        format!("{},… (+{})", join(items.iter().take(max), ","), items.len() - max)
+        format!(
+            "{},… (+{})",
+            join(items.iter().take(max), ","),
+            items.len() - max
+        )
     }
 }
 
 /// How many ports / addresses a table cell lists before eliding.
 const TABLE_LIST_MAX: usize = 6;
 
+/// How many skipped file names the summary shows per kind of note.
+const NOTE_NAMES_SHOWN: usize = 3;
+
 pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     if a.findings.is_empty() {
         return writeln!(w, "no findings");
     }
-    let has_proc = a.findings.iter().any(|f| {
-        f.key.image.is_some() || f.key.user.is_some() || f.key.parent_image.is_some()
-    });
+    let has_proc = a
+        .findings
+        .iter()
+        .any(|f| f.key.image.is_some() || f.key.user.is_some() || f.key.parent_image.is_some());
     let has_window = a.findings.iter().any(|f| f.key.window.is_some());
     let mut header = vec!["SEVERITY", "RISK", "HOST"];
     if has_proc {
@@ -81,7 +89,11 @@ pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                 clean(&f.key.host),
             ];
             if has_proc {
-                r.extend([opt(&f.key.image), opt(&f.key.user), opt(&f.key.parent_image)]);
+                r.extend([
+                    opt(&f.key.image),
+                    opt(&f.key.user),
+                    opt(&f.key.parent_image),
+                ]);
             }
             if has_window {
                 r.push(f.key.window.map(|t| t.to_string()).unwrap_or_default());
@@ -101,8 +113,18 @@ pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
 
 pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     let header = [
-        "TIME", "SRC", "SPORT", "DST", "DPORT", "ANSWERED", "RETX", "SCOPE", "TIER", "SUPPRESSED",
-        "INPUT", "FRAME",
+        "TIME",
+        "SRC",
+        "SPORT",
+        "DST",
+        "DPORT",
+        "ANSWERED",
+        "RETX",
+        "SCOPE",
+        "TIER",
+        "SUPPRESSED",
+        "INPUT",
+        "FRAME",
     ];
     let rows: Vec<Vec<String>> = a
         .attempts
@@ -188,9 +210,33 @@ pub fn summary_text(a: &Analysis) -> String {
     for r in &a.inputs {
         if let Some(e) = &r.error {
             let _ = writeln!(t, "  unreadable: {}", clean(e));
-        } else if let Some(n) = &r.note {
-            let _ = writeln!(t, "  {}: {}", clean(&r.input), n);
         }
+    }
+    // Files in directories that are not captures: one line per kind of note.
+    let mut notes: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for r in &a.inputs {
+        if let Some(n) = &r.note {
+            notes.entry(n.as_str()).or_default().push(&r.input);
+        }
+    }
+    for (note, names) in notes {
+        let shown: Vec<String> = names
+            .iter()
+            .take(NOTE_NAMES_SHOWN)
+            .map(|n| clean(n))
+            .collect();
+        let more = names.len().saturating_sub(NOTE_NAMES_SHOWN);
+        let _ = writeln!(
+            t,
+            "  {} file(s) {note}: {}{}",
+            names.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
     let sev: Vec<String> = ["High", "Medium", "Low"]
         .iter()

@@ -160,10 +160,7 @@ fn walk_dir(
         Ok(rd) => rd,
         Err(source) => {
             let name = dir.display().to_string();
-            errors.push((
-                name.clone(),
-                SourceError::Open { name, source },
-            ));
+            errors.push((name.clone(), SourceError::Open { name, source }));
             return;
         }
     };

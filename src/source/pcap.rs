@@ -72,10 +72,7 @@ pub fn read(name: &str, d: &[u8], sink: &mut PacketSink<'_>) -> Result<(), Sourc
         Ok((_, h)) => h,
         Err(e) => {
             let what = if d.len() < 24 {
-                format!(
-                    "pcap file header cut short ({} of 24 bytes)",
-                    d.len()
-                )
+                format!("pcap file header cut short ({} of 24 bytes)", d.len())
             } else {
                 format!("unreadable pcap file header: {e:?}")
             };

@@ -119,10 +119,11 @@ pub fn read(d: &[u8], sink: &mut PacketSink<'_>) {
     };
     let mut off = 0usize;
     while off < d.len() {
-        if off + 8 <= d.len() && u32::from_le_bytes(d[off..off + 4].try_into().unwrap()) == SHB {
-            if !section_header(&mut r, off, sink) {
-                break;
-            }
+        if off + 8 <= d.len()
+            && u32::from_le_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]]) == SHB
+            && !section_header(&mut r, off, sink)
+        {
+            break;
         }
         let len = match r.block_len(off) {
             Ok(len) => len,
@@ -389,7 +390,13 @@ fn simple_packet(r: &mut Reader<'_>, block: &[u8], off: usize, sink: &mut Packet
     };
     let origlen = r.u32_at(off + 8) as usize;
     let caplen = origlen.min(block.len() - 16);
-    sink.packet(r.last_ts, iface.linktype, &block[12..12 + caplen], frame, off as u64);
+    sink.packet(
+        r.last_ts,
+        iface.linktype,
+        &block[12..12 + caplen],
+        frame,
+        off as u64,
+    );
 }
 
 /// The next offset holding a block of a known type whose length and trailer
