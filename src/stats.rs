@@ -205,6 +205,23 @@ impl Warnings {
             .is_none_or(|(_, n)| *n < MAX_WARNINGS_PER_REASON)
     }
 
+    /// Adds another collection's warnings (a later stretch of the same
+    /// input), keeping the bound and the counts.
+    pub fn merge(&mut self, other: Warnings) {
+        for w in other.kept {
+            self.push(w);
+        }
+        for (reason, n) in other.seen {
+            let kept = n.min(MAX_WARNINGS_PER_REASON);
+            if n > kept {
+                match self.seen.iter_mut().find(|(r, _)| *r == reason) {
+                    Some(e) => e.1 += n - kept,
+                    None => self.seen.push((reason, n - kept)),
+                }
+            }
+        }
+    }
+
     /// Warnings of `reason` that were not kept because of the bound.
     pub fn dropped(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
         self.seen

@@ -593,3 +593,83 @@ fn mutated_captures_never_panic() {
     }
     assert!(packets > 0, "mutated files still yield packets");
 }
+
+/// Large files are read in parallel chunks; the result must be exactly what
+/// one sequential walk gives — on good files and on damaged ones.
+#[test]
+fn chunked_reading_equals_sequential_reading() {
+    use portent::source::capture::read_capture_chunked;
+    let mut seeds = Vec::new();
+    for fmt in [
+        CaptureFormat::Pcap {
+            big_endian: false,
+            nanos: false,
+        },
+        CaptureFormat::Pcapng {
+            big_endian: false,
+            tsresol: 6,
+        },
+        CaptureFormat::Pcapng {
+            big_endian: true,
+            tsresol: 9,
+        },
+    ] {
+        let mut w = CaptureWriter::new(Vec::new(), fmt, linktype::ETHERNET).unwrap();
+        for i in 0..60i64 {
+            for (ts, ip) in traffic() {
+                let mut frame = synth::ethernet_ip(&ip);
+                frame.extend(std::iter::repeat_n(0u8, (i as usize * 7) % 40));
+                w.packet(Ts(ts.0 + i * 10_000_000_000), &frame).unwrap();
+            }
+        }
+        seeds.push(w.finish().unwrap());
+    }
+    let key = |o: &portent::source::capture::CaptureOutput| {
+        (o.signals.clone(), o.stats.clone(), o.warnings.kept.clone())
+    };
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut chunked_runs = 0;
+    for seed in &seeds {
+        for round in 0..150 {
+            let mut b = seed.clone();
+            if round > 0 {
+                for _ in 0..1 + rnd() % 4 {
+                    let i = (rnd() as usize) % b.len();
+                    b[i] = rnd() as u8;
+                }
+            }
+            let seq = read_capture_chunked("t", &b, 0, &|_| {}, usize::MAX);
+            for chunk in [1500, 4096, 10_000] {
+                let par = read_capture_chunked("t", &b, 0, &|_| {}, chunk);
+                match (&seq, &par) {
+                    (Ok(s), Ok(p)) => {
+                        assert_eq!(key(s), key(p), "round {round}, chunk {chunk}");
+                        chunked_runs += 1;
+                    }
+                    (Err(s), Err(p)) => assert_eq!(s.to_string(), p.to_string()),
+                    _ => panic!("round {round}: one read failed, the other did not"),
+                }
+            }
+        }
+        let par = read_capture_chunked("t", seed, 0, &|_| {}, 4096).unwrap();
+        assert!(
+            par.chunks > 4,
+            "the undamaged file is read in chunks: {}",
+            par.chunks
+        );
+        let whole = read_capture_chunked("t", seed, 0, &|_| {}, usize::MAX).unwrap();
+        assert_eq!(whole.chunks, 1);
+        assert_eq!(whole.stats.packets, 60 * traffic().len() as u64);
+        assert_eq!(
+            whole.signals.last().unwrap().origin.frame,
+            whole.stats.packets
+        );
+    }
+    assert!(chunked_runs > 1000);
+}

@@ -7,6 +7,8 @@
 //! segments, and warnings are formatted only while the per-reason bound
 //! allows them to be kept.
 
+use rayon::prelude::*;
+
 use crate::decode::{self, Decoded, TCP_ACK};
 use crate::event::{FiveTuple, Origin, Proto, SignalKind, TcpSignal, Ts};
 use crate::stats::{CaptureStats, Skip, Warning, Warnings};
@@ -16,10 +18,23 @@ use super::{magic_hex, pcap, pcapng, sniff, Format, SourceError};
 /// How often (in input bytes) readers report progress.
 pub const PROGRESS_STEP: u64 = 8 << 20;
 
+/// Bytes of capture per parallel chunk: large enough that finding a chunk's
+/// first record and merging results cost nothing next to reading it, small
+/// enough that two cores share a 100 MB file evenly.
+pub const CHUNK_BYTES: usize = 32 << 20;
+
+/// How many consecutive plausible record headers confirm a guessed record
+/// boundary in the middle of a file. A wrong guess is still caught (the chunk
+/// before would not end exactly there) and the file is then read
+/// sequentially; the chain only makes that rare.
+pub const BOUNDARY_CHAIN: usize = 8;
+
 /// Everything reading one capture produced.
 #[derive(Debug, Default)]
 pub struct CaptureOutput {
     pub format: Option<Format>,
+    /// Stretches read in parallel (1: one sequential walk).
+    pub chunks: usize,
     pub signals: Vec<TcpSignal>,
     pub stats: CaptureStats,
     pub warnings: Warnings,
@@ -28,6 +43,8 @@ pub struct CaptureOutput {
 /// Receives each packet the container readers find.
 pub struct PacketSink<'p> {
     input: u32,
+    /// Packet records seen so far (the frame number of the last one).
+    frames: u64,
     pub out: CaptureOutput,
     progress: &'p (dyn Fn(u64) + Sync),
     reported: u64,
@@ -37,10 +54,23 @@ impl<'p> PacketSink<'p> {
     pub fn new(input: u32, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
         PacketSink {
             input,
+            frames: 0,
             out: CaptureOutput::default(),
             progress,
             reported: 0,
         }
+    }
+
+    /// Counts a packet record and returns its 1-based frame number.
+    #[inline]
+    pub fn next_frame(&mut self) -> u64 {
+        self.frames += 1;
+        self.frames
+    }
+
+    /// The frame number the next packet record will get.
+    pub fn upcoming_frame(&self) -> u64 {
+        self.frames + 1
     }
 
     /// One packet record. `offset` is where its record starts, for messages.
@@ -140,17 +170,105 @@ impl<'p> PacketSink<'p> {
     /// Called by readers as they advance; reports progress in steps.
     #[inline]
     pub fn advance(&mut self, offset: u64) {
-        if offset - self.reported >= PROGRESS_STEP {
+        if offset.saturating_sub(self.reported) >= PROGRESS_STEP {
             (self.progress)(offset - self.reported);
             self.reported = offset;
         }
     }
 
-    pub fn finish(mut self, end: u64) -> CaptureOutput {
-        (self.progress)(end.saturating_sub(self.reported));
-        self.out.stats.bytes = end;
-        self.out
+    /// Ends a walk that began at `start` and stopped at `end`.
+    fn finish(self, start: u64, end: u64) -> (CaptureOutput, u64) {
+        let done = self.reported.max(start);
+        (self.progress)(end.saturating_sub(done));
+        (self.out, self.frames)
     }
+}
+
+/// A container reader that can walk any stretch of records, so a large file
+/// can be read in parallel chunks.
+pub trait ChunkWalker: Sync {
+    /// The first record boundary at or after `at`, confirmed by a chain of
+    /// [`BOUNDARY_CHAIN`] plausible records (or by the end of the data).
+    fn boundary(&self, at: usize) -> Option<usize>;
+
+    /// Walks records from `start` while the offset is below `end`, feeding
+    /// `sink`. Returns where it stopped, or `None` when the stretch needs
+    /// state from before `start` that the walker does not have (then the
+    /// whole file is read in one walk instead). `whole` is true for that
+    /// single walk over everything.
+    fn walk(
+        &self,
+        start: usize,
+        end: usize,
+        whole: bool,
+        sink: &mut PacketSink<'_>,
+    ) -> Option<usize>;
+}
+
+/// Reads records from `first` to the end of `len` bytes: in parallel chunks
+/// when the data is large (each chunk after the first starts at a boundary
+/// found by [`ChunkWalker::boundary`]), sequentially otherwise or when the
+/// chunks do not line up. Frame numbers are renumbered across chunks so the
+/// result is identical to a sequential read.
+pub fn read_records(
+    len: usize,
+    first: usize,
+    walker: &dyn ChunkWalker,
+    input: u32,
+    progress: &(dyn Fn(u64) + Sync),
+    chunk_bytes: usize,
+) -> CaptureOutput {
+    let chunk = chunk_bytes.max(1);
+    let mut starts = vec![first];
+    if len.saturating_sub(first) >= chunk.saturating_mul(2) {
+        let mut nominal = first + chunk;
+        while nominal + chunk / 2 < len {
+            if let Some(b) = walker.boundary(nominal) {
+                if b > *starts.last().unwrap_or(&0) && b < len {
+                    starts.push(b);
+                }
+            }
+            nominal += chunk;
+        }
+    }
+    if starts.len() > 1 {
+        let parts: Vec<Option<(CaptureOutput, u64)>> = (0..starts.len())
+            .into_par_iter()
+            .map(|i| {
+                let end = starts.get(i + 1).copied().unwrap_or(len);
+                let mut sink = PacketSink::new(input, progress);
+                let stop = walker.walk(starts[i], end, false, &mut sink)?;
+                (stop == end).then(|| sink.finish(starts[i] as u64, end as u64))
+            })
+            .collect();
+        if parts.iter().all(Option::is_some) {
+            let mut out = CaptureOutput::default();
+            let mut base = 0u64;
+            for (mut part, frames) in parts.into_iter().flatten() {
+                for s in &mut part.signals {
+                    s.origin.frame += base;
+                }
+                for w in &mut part.warnings.kept {
+                    if let Some(f) = &mut w.frame {
+                        *f += base;
+                    }
+                }
+                out.signals.append(&mut part.signals);
+                out.stats.merge(&part.stats);
+                out.warnings.merge(part.warnings);
+                base += frames;
+            }
+            out.stats.bytes = len as u64;
+            out.chunks = starts.len();
+            return out;
+        }
+    }
+    let mut sink = PacketSink::new(input, progress);
+    walker.walk(first, len, true, &mut sink);
+    let (mut out, _) = sink.finish(first as u64, len as u64);
+    out.stats.bytes = len as u64;
+    out.chunks = 1;
+    out
 }
 
 /// Reads one capture held in memory. `input` is its index in the run, used
@@ -161,16 +279,26 @@ pub fn read_capture(
     input: u32,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<CaptureOutput, SourceError> {
+    read_capture_chunked(name, data, input, progress, CHUNK_BYTES)
+}
+
+/// [`read_capture`] with a chosen chunk size (`usize::MAX`: one sequential
+/// walk). The result does not depend on it; tests check that it does not.
+pub fn read_capture_chunked(
+    name: &str,
+    data: &[u8],
+    input: u32,
+    progress: &(dyn Fn(u64) + Sync),
+    chunk_bytes: usize,
+) -> Result<CaptureOutput, SourceError> {
     let format = sniff(data).ok_or_else(|| SourceError::NotACapture {
         name: name.to_string(),
         magic: magic_hex(data),
     })?;
-    let mut sink = PacketSink::new(input, progress);
-    match format {
-        Format::Pcap => pcap::read(name, data, &mut sink)?,
-        Format::Pcapng => pcapng::read(data, &mut sink),
-    }
-    let mut out = sink.finish(data.len() as u64);
+    let mut out = match format {
+        Format::Pcap => pcap::read(name, data, input, progress, chunk_bytes)?,
+        Format::Pcapng => pcapng::read(data, input, progress, chunk_bytes),
+    };
     out.format = Some(format);
     Ok(out)
 }

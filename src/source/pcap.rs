@@ -12,7 +12,7 @@ use pcap_parser::pcap::parse_pcap_header;
 use crate::event::Ts;
 use crate::stats::Skip;
 
-use super::capture::PacketSink;
+use super::capture::{read_records, CaptureOutput, ChunkWalker, PacketSink, BOUNDARY_CHAIN};
 use super::SourceError;
 
 /// The largest captured length portent accepts in a record: libpcap's
@@ -29,7 +29,9 @@ pub const MAX_SNAPLEN_HONOURED: u32 = 16 << 20;
 /// jumbo/TSO frames are 64 KiB plus headers); such values are counted.
 pub const MAX_PLAUSIBLE_ORIGLEN: u32 = 16 << 20;
 
-struct Layout {
+/// How records are laid out in one file, and the file itself.
+struct Layout<'d> {
+    d: &'d [u8],
     be: bool,
     nanos: bool,
     hdr_len: usize,
@@ -37,9 +39,10 @@ struct Layout {
     linktype: u32,
 }
 
-impl Layout {
+impl Layout<'_> {
     #[inline]
-    fn u32_at(&self, d: &[u8], at: usize) -> u32 {
+    fn u32_at(&self, at: usize) -> u32 {
+        let d = self.d;
         let b = [d[at], d[at + 1], d[at + 2], d[at + 3]];
         if self.be {
             u32::from_be_bytes(b)
@@ -49,13 +52,13 @@ impl Layout {
     }
 
     /// Whether the record header at `at` is plausible on its own.
-    fn plausible(&self, d: &[u8], at: usize) -> bool {
-        if at + self.hdr_len > d.len() {
+    fn plausible(&self, at: usize) -> bool {
+        if at + self.hdr_len > self.d.len() {
             return false;
         }
-        let frac = self.u32_at(d, at + 4);
-        let caplen = self.u32_at(d, at + 8);
-        let origlen = self.u32_at(d, at + 12);
+        let frac = self.u32_at(at + 4);
+        let caplen = self.u32_at(at + 8);
+        let origlen = self.u32_at(at + 12);
         let frac_max = if self.nanos { 1_000_000_000 } else { 1_000_000 };
         frac < frac_max
             && caplen <= self.max_caplen
@@ -66,8 +69,14 @@ impl Layout {
 }
 
 /// Reads a classic pcap file. Errors only when the file header itself is
-/// unusable; every later problem is counted in `sink` and skipped.
-pub fn read(name: &str, d: &[u8], sink: &mut PacketSink<'_>) -> Result<(), SourceError> {
+/// unusable; every later problem is counted and skipped.
+pub fn read(
+    name: &str,
+    d: &[u8],
+    input: u32,
+    progress: &(dyn Fn(u64) + Sync),
+    chunk_bytes: usize,
+) -> Result<CaptureOutput, SourceError> {
     let hdr = match parse_pcap_header(d) {
         Ok((_, h)) => h,
         Err(e) => {
@@ -85,6 +94,7 @@ pub fn read(name: &str, d: &[u8], sink: &mut PacketSink<'_>) -> Result<(), Sourc
     };
     let snaplen = hdr.snaplen;
     let layout = Layout {
+        d,
         be: hdr.is_bigendian(),
         nanos: hdr.is_nanosecond_precision(),
         hdr_len: if hdr.is_modified_format() { 24 } else { 16 },
@@ -95,107 +105,158 @@ pub fn read(name: &str, d: &[u8], sink: &mut PacketSink<'_>) -> Result<(), Sourc
         },
         linktype: hdr.network.0 as u32,
     };
-    walk(d, 24, &layout, sink);
-    Ok(())
+    Ok(read_records(
+        d.len(),
+        24,
+        &layout,
+        input,
+        progress,
+        chunk_bytes,
+    ))
 }
 
-fn walk(d: &[u8], mut off: usize, l: &Layout, sink: &mut PacketSink<'_>) {
-    let mut frame: u64 = 0;
-    let frac_scale: u32 = if l.nanos { 1 } else { 1000 };
-    let frac_max = if l.nanos { 1_000_000_000 } else { 1_000_000 };
-    while off < d.len() {
-        if off + l.hdr_len > d.len() {
-            sink.skip(
-                Skip::TruncatedRecord,
-                off as u64,
-                Some(frame + 1),
-                format!(
-                    "record header cut short: {} of {} bytes before end of file",
-                    d.len() - off,
-                    l.hdr_len
-                ),
-            );
-            break;
-        }
-        let ts_sec = l.u32_at(d, off);
-        let frac = l.u32_at(d, off + 4);
-        let caplen = l.u32_at(d, off + 8);
-        let origlen = l.u32_at(d, off + 12);
-        if caplen > l.max_caplen || frac >= frac_max {
-            let what = if caplen > l.max_caplen {
-                format!(
-                    "record claims captured length {caplen} (bound {})",
-                    l.max_caplen
-                )
-            } else {
-                format!("record timestamp fraction {frac} out of range")
-            };
-            match resync(d, off + 1, l) {
-                Some(next) => {
-                    sink.skip(
-                        Skip::BadRecordLength,
-                        off as u64,
-                        Some(frame + 1),
-                        format!(
-                            "{what}; resynchronised at offset {next} ({} bytes skipped)",
-                            next - off
-                        ),
-                    );
-                    off = next;
-                    continue;
-                }
-                None => {
-                    sink.skip(
-                        Skip::BadRecordLength,
-                        off as u64,
-                        Some(frame + 1),
-                        format!(
-                            "{what}; no valid record follows, {} bytes to the end skipped",
-                            d.len() - off
-                        ),
-                    );
-                    break;
-                }
+impl ChunkWalker for Layout<'_> {
+    fn boundary(&self, at: usize) -> Option<usize> {
+        let mut cand = at;
+        while cand + self.hdr_len <= self.d.len() {
+            if self.chain_from(cand) {
+                return Some(cand);
             }
+            cand += 1;
         }
-        let data_start = off + l.hdr_len;
-        let data_end = data_start + caplen as usize;
-        if data_end > d.len() {
-            sink.skip(
-                Skip::TruncatedRecord,
-                off as u64,
-                Some(frame + 1),
-                format!(
-                    "record data cut short: {} of {caplen} bytes before end of file",
-                    d.len() - data_start
-                ),
-            );
-            break;
-        }
-        frame += 1;
-        if origlen < caplen || origlen > MAX_PLAUSIBLE_ORIGLEN {
-            sink.odd_origlen(off as u64, frame, caplen, origlen);
-        }
-        let ts = Ts::from_parts(i64::from(ts_sec), frac * frac_scale);
-        sink.packet(ts, l.linktype, &d[data_start..data_end], frame, off as u64);
-        off = data_end;
-        sink.advance(off as u64);
+        None
+    }
+
+    fn walk(
+        &self,
+        start: usize,
+        end: usize,
+        _whole: bool,
+        sink: &mut PacketSink<'_>,
+    ) -> Option<usize> {
+        Some(self.walk_records(start, end, sink))
     }
 }
 
-/// Looks for the next offset where a plausible record header starts and is
-/// followed by another plausible header (or the end of the file): the two
-/// together rule out most chance matches in packet bytes.
-fn resync(d: &[u8], from: usize, l: &Layout) -> Option<usize> {
-    let mut at = from;
-    while at + l.hdr_len <= d.len() {
-        if l.plausible(d, at) {
-            let next = at + l.hdr_len + l.u32_at(d, at + 8) as usize;
-            if next == d.len() || (next < d.len() && l.plausible(d, next)) {
-                return Some(at);
+impl Layout<'_> {
+    /// Whether [`BOUNDARY_CHAIN`] plausible records follow one another from
+    /// `at` (or reach the end of the data exactly).
+    fn chain_from(&self, at: usize) -> bool {
+        let mut p = at;
+        for _ in 0..BOUNDARY_CHAIN {
+            if p == self.d.len() {
+                return true;
             }
+            if !self.plausible(p) {
+                return false;
+            }
+            p += self.hdr_len + self.u32_at(p + 8) as usize;
         }
-        at += 1;
+        p <= self.d.len()
     }
-    None
+
+    fn walk_records(&self, mut off: usize, end: usize, sink: &mut PacketSink<'_>) -> usize {
+        let d = self.d;
+        let frac_scale: u32 = if self.nanos { 1 } else { 1000 };
+        let frac_max = if self.nanos { 1_000_000_000 } else { 1_000_000 };
+        while off < end {
+            if off + self.hdr_len > d.len() {
+                sink.skip(
+                    Skip::TruncatedRecord,
+                    off as u64,
+                    Some(sink.upcoming_frame()),
+                    format!(
+                        "record header cut short: {} of {} bytes before end of file",
+                        d.len() - off,
+                        self.hdr_len
+                    ),
+                );
+                return d.len();
+            }
+            let ts_sec = self.u32_at(off);
+            let frac = self.u32_at(off + 4);
+            let caplen = self.u32_at(off + 8);
+            let origlen = self.u32_at(off + 12);
+            if caplen > self.max_caplen || frac >= frac_max {
+                let what = if caplen > self.max_caplen {
+                    format!(
+                        "record claims captured length {caplen} (bound {})",
+                        self.max_caplen
+                    )
+                } else {
+                    format!("record timestamp fraction {frac} out of range")
+                };
+                let next = self.resync(off + 1);
+                let message = match next {
+                    Some(next) => format!(
+                        "{what}; resynchronised at offset {next} ({} bytes skipped)",
+                        next - off
+                    ),
+                    None => format!(
+                        "{what}; no valid record follows, {} bytes to the end skipped",
+                        d.len() - off
+                    ),
+                };
+                sink.skip(
+                    Skip::BadRecordLength,
+                    off as u64,
+                    Some(sink.upcoming_frame()),
+                    message,
+                );
+                match next {
+                    Some(next) => {
+                        off = next;
+                        continue;
+                    }
+                    None => return d.len(),
+                }
+            }
+            let data_start = off + self.hdr_len;
+            let data_end = data_start + caplen as usize;
+            if data_end > d.len() {
+                sink.skip(
+                    Skip::TruncatedRecord,
+                    off as u64,
+                    Some(sink.upcoming_frame()),
+                    format!(
+                        "record data cut short: {} of {caplen} bytes before end of file",
+                        d.len() - data_start
+                    ),
+                );
+                return d.len();
+            }
+            let frame = sink.next_frame();
+            if origlen < caplen || origlen > MAX_PLAUSIBLE_ORIGLEN {
+                sink.odd_origlen(off as u64, frame, caplen, origlen);
+            }
+            let ts = Ts::from_parts(i64::from(ts_sec), frac * frac_scale);
+            sink.packet(
+                ts,
+                self.linktype,
+                &d[data_start..data_end],
+                frame,
+                off as u64,
+            );
+            off = data_end;
+            sink.advance(off as u64);
+        }
+        off
+    }
+
+    /// Looks for the next offset where a plausible record header starts and
+    /// is followed by another plausible header (or the end of the file): the
+    /// two together rule out most chance matches in packet bytes.
+    fn resync(&self, from: usize) -> Option<usize> {
+        let mut at = from;
+        while at + self.hdr_len <= self.d.len() {
+            if self.plausible(at) {
+                let next = at + self.hdr_len + self.u32_at(at + 8) as usize;
+                if next == self.d.len() || (next < self.d.len() && self.plausible(next)) {
+                    return Some(at);
+                }
+            }
+            at += 1;
+        }
+        None
+    }
 }

@@ -14,7 +14,7 @@ use pcap_parser::pcapng::{parse_interfacedescriptionblock_be, parse_interfacedes
 use crate::event::Ts;
 use crate::stats::Skip;
 
-use super::capture::PacketSink;
+use super::capture::{read_records, CaptureOutput, ChunkWalker, PacketSink, BOUNDARY_CHAIN};
 
 /// Block types.
 const SHB: u32 = 0x0a0d_0d0a;
@@ -52,12 +52,30 @@ impl Interface {
     }
 }
 
+/// What a walk needs to know from the blocks before it.
+#[derive(Clone, Debug, Default)]
+struct State {
+    be: bool,
+    interfaces: Vec<Interface>,
+    last_ts: Option<Ts>,
+}
+
+/// The file and the state at `first`, the first packet block.
+struct Walker<'d> {
+    d: &'d [u8],
+    first: usize,
+    template: State,
+    /// The blocks before `first` were read without a problem, so a walk may
+    /// start at `first` with `template`; otherwise only a whole walk from 0.
+    clean_prefix: bool,
+}
+
+/// One walk over a stretch of blocks.
 struct Reader<'d> {
     d: &'d [u8],
     be: bool,
     interfaces: Vec<Interface>,
-    frame: u64,
-    last_ts: Ts,
+    last_ts: Option<Ts>,
 }
 
 impl Reader<'_> {
@@ -100,6 +118,12 @@ impl Reader<'_> {
         }
         Ok(len)
     }
+
+    fn is_shb(&self, off: usize) -> bool {
+        let d = self.d;
+        off + 8 <= d.len()
+            && u32::from_le_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]]) == SHB
+    }
 }
 
 enum BlockProblem {
@@ -108,22 +132,141 @@ enum BlockProblem {
     BadTrailer(usize),
 }
 
-/// Reads a pcapng file. Problems are counted in `sink`, never fatal.
-pub fn read(d: &[u8], sink: &mut PacketSink<'_>) {
+/// Reads a pcapng file. Problems are counted, never fatal.
+pub fn read(
+    d: &[u8],
+    input: u32,
+    progress: &(dyn Fn(u64) + Sync),
+    chunk_bytes: usize,
+) -> CaptureOutput {
+    let walker = prefix(d);
+    let first = if walker.clean_prefix { walker.first } else { 0 };
+    read_records(d.len(), first, &walker, input, progress, chunk_bytes)
+}
+
+/// Reads the blocks before the first packet (section header, interfaces)
+/// without reporting anything, so that chunks can start with that state.
+fn prefix(d: &[u8]) -> Walker<'_> {
     let mut r = Reader {
         d,
         be: false,
         interfaces: Vec::new(),
-        frame: 0,
-        last_ts: Ts(0),
+        last_ts: None,
     };
-    let mut off = 0usize;
+    let mut off = 0;
+    let mut clean = false;
     while off < d.len() {
-        if off + 8 <= d.len()
-            && u32::from_le_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]]) == SHB
-            && !section_header(&mut r, off, sink)
-        {
-            break;
+        if r.is_shb(off) {
+            match d.get(off + 8..off + 12) {
+                Some([0x4d, 0x3c, 0x2b, 0x1a]) => r.be = false,
+                Some([0x1a, 0x2b, 0x3c, 0x4d]) => r.be = true,
+                _ => break,
+            }
+            r.interfaces.clear();
+        }
+        let Ok(len) = r.block_len(off) else { break };
+        match r.u32_at(off) {
+            EPB | OPB | SPB => {
+                clean = true;
+                break;
+            }
+            IDB => match parse_idb(&r, &d[off..off + len], off) {
+                Ok(iface) => r.interfaces.push(iface),
+                Err(_) => break,
+            },
+            _ => {}
+        }
+        off += len;
+    }
+    Walker {
+        d,
+        first: off,
+        template: State {
+            be: r.be,
+            interfaces: r.interfaces,
+            last_ts: None,
+        },
+        clean_prefix: clean,
+    }
+}
+
+impl ChunkWalker for Walker<'_> {
+    fn boundary(&self, at: usize) -> Option<usize> {
+        if !self.clean_prefix {
+            return None;
+        }
+        let r = Reader {
+            d: self.d,
+            be: self.template.be,
+            interfaces: Vec::new(),
+            last_ts: None,
+        };
+        // Packet blocks are 4-byte aligned relative to the file start.
+        let mut cand = at + (4 - at % 4) % 4;
+        while cand + 12 <= self.d.len() {
+            let mut p = cand;
+            let mut ok = true;
+            for _ in 0..BOUNDARY_CHAIN {
+                if p == self.d.len() {
+                    break;
+                }
+                match (r.u32_at(p), r.block_len(p)) {
+                    (EPB | OPB | SPB | 4 | 5, Ok(len)) => p += len,
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                return Some(cand);
+            }
+            cand += 4;
+        }
+        None
+    }
+
+    fn walk(
+        &self,
+        start: usize,
+        end: usize,
+        whole: bool,
+        sink: &mut PacketSink<'_>,
+    ) -> Option<usize> {
+        let (state, start) = if whole && !self.clean_prefix {
+            (State::default(), 0)
+        } else {
+            (self.template.clone(), start)
+        };
+        let mut r = Reader {
+            d: self.d,
+            be: state.be,
+            interfaces: state.interfaces,
+            last_ts: state.last_ts,
+        };
+        walk(&mut r, start, end, whole || start == self.first, sink)
+    }
+}
+
+/// Walks blocks from `off` while below `end`. A walk that is not `whole`
+/// stops with `None` at a block that changes the state (a new section or
+/// interface), because later chunks could not know about it.
+fn walk(
+    r: &mut Reader<'_>,
+    mut off: usize,
+    end: usize,
+    whole: bool,
+    sink: &mut PacketSink<'_>,
+) -> Option<usize> {
+    let d = r.d;
+    while off < end {
+        if r.is_shb(off) {
+            if !whole {
+                return None;
+            }
+            if !section_header(r, off, sink) {
+                return Some(d.len());
+            }
         }
         let len = match r.block_len(off) {
             Ok(len) => len,
@@ -131,13 +274,13 @@ pub fn read(d: &[u8], sink: &mut PacketSink<'_>) {
                 sink.skip(
                     Skip::TruncatedRecord,
                     off as u64,
-                    Some(r.frame + 1),
+                    Some(sink.upcoming_frame()),
                     format!(
                         "block cut short: {} bytes before end of file",
                         d.len() - off
                     ),
                 );
-                break;
+                return Some(d.len());
             }
             Err(p) => {
                 let what = match p {
@@ -147,47 +290,47 @@ pub fn read(d: &[u8], sink: &mut PacketSink<'_>) {
                     }
                     BlockProblem::Truncated => unreachable!("handled above"),
                 };
-                match resync(&r, off + 1) {
+                let next = resync(r, off + 1);
+                let message = match next {
+                    Some(next) => format!(
+                        "{what}; resynchronised at offset {next} ({} bytes skipped)",
+                        next - off
+                    ),
+                    None => format!(
+                        "{what}; no valid block follows, {} bytes to the end skipped",
+                        d.len() - off
+                    ),
+                };
+                sink.skip(
+                    Skip::BadRecordLength,
+                    off as u64,
+                    Some(sink.upcoming_frame()),
+                    message,
+                );
+                match next {
                     Some(next) => {
-                        sink.skip(
-                            Skip::BadRecordLength,
-                            off as u64,
-                            Some(r.frame + 1),
-                            format!(
-                                "{what}; resynchronised at offset {next} ({} bytes skipped)",
-                                next - off
-                            ),
-                        );
                         off = next;
                         continue;
                     }
-                    None => {
-                        sink.skip(
-                            Skip::BadRecordLength,
-                            off as u64,
-                            Some(r.frame + 1),
-                            format!(
-                                "{what}; no valid block follows, {} bytes to the end skipped",
-                                d.len() - off
-                            ),
-                        );
-                        break;
-                    }
+                    None => return Some(d.len()),
                 }
             }
         };
         let block = &d[off..off + len];
         match r.u32_at(off) {
             SHB => {}
-            IDB => interface(&mut r, block, off, sink),
-            EPB => packet_block(&mut r, block, off, 28, 20, true, sink),
-            OPB => packet_block(&mut r, block, off, 28, 20, false, sink),
-            SPB => simple_packet(&mut r, block, off, sink),
+            IDB if !whole => return None,
+            IDB => interface(r, block, off, sink),
+            EPB => packet_block(r, block, off, true, sink),
+            OPB => packet_block(r, block, off, false, sink),
+            SPB if r.last_ts.is_none() && !whole => return None,
+            SPB => simple_packet(r, block, off, sink),
             _ => {} // statistics, name resolution, secrets, custom: not needed
         }
         off += len;
         sink.advance(off as u64);
     }
+    Some(off)
 }
 
 /// Reads the byte-order magic of a Section Header Block; a new section
@@ -223,6 +366,51 @@ fn section_header(r: &mut Reader<'_>, off: usize, sink: &mut PacketSink<'_>) -> 
     true
 }
 
+/// Parses an Interface Description Block with `pcap-parser`: link type,
+/// timestamp resolution and offset.
+fn parse_idb(r: &Reader<'_>, block: &[u8], off: usize) -> Result<Interface, (Interface, String)> {
+    let fallback = |linktype| Interface {
+        linktype,
+        units: 1_000_000,
+        offset_secs: 0,
+    };
+    if block.len() < 20 {
+        return Err((
+            fallback(u32::MAX),
+            "interface description block shorter than 20 bytes".into(),
+        ));
+    }
+    let linktype = u32::from(r.u16_at(off + 8));
+    let parsed = if r.be {
+        parse_interfacedescriptionblock_be(block)
+    } else {
+        parse_interfacedescriptionblock_le(block)
+    };
+    match parsed {
+        Ok((_, idb)) => match idb.ts_resolution() {
+            Some(units) if units > 0 => Ok(Interface {
+                linktype,
+                units,
+                offset_secs: idb.ts_offset(),
+            }),
+            _ => Err((
+                Interface {
+                    offset_secs: idb.ts_offset(),
+                    ..fallback(linktype)
+                },
+                format!(
+                    "invalid if_tsresol {}; microseconds assumed",
+                    idb.if_tsresol
+                ),
+            )),
+        },
+        Err(e) => Err((
+            fallback(linktype),
+            format!("options unreadable ({e:?}); microseconds assumed"),
+        )),
+    }
+}
+
 fn interface(r: &mut Reader<'_>, block: &[u8], off: usize, sink: &mut PacketSink<'_>) {
     if r.interfaces.len() >= MAX_INTERFACES {
         sink.skip(
@@ -233,67 +421,17 @@ fn interface(r: &mut Reader<'_>, block: &[u8], off: usize, sink: &mut PacketSink
         );
         return;
     }
-    if block.len() < 20 {
-        sink.skip(
-            Skip::BadBlock,
-            off as u64,
-            None,
-            "interface description block shorter than 20 bytes".into(),
-        );
-        // Keep interface numbering aligned with the writer's.
-        r.interfaces.push(Interface {
-            linktype: u32::MAX,
-            units: 1_000_000,
-            offset_secs: 0,
-        });
-        return;
-    }
-    let parsed = if r.be {
-        parse_interfacedescriptionblock_be(block)
-    } else {
-        parse_interfacedescriptionblock_le(block)
-    };
-    let linktype = u32::from(r.u16_at(off + 8));
-    let iface = match parsed {
-        Ok((_, idb)) => match idb.ts_resolution() {
-            Some(units) if units > 0 => Interface {
-                linktype,
-                units,
-                offset_secs: idb.ts_offset(),
-            },
-            _ => {
-                sink.skip(
-                    Skip::BadBlock,
-                    off as u64,
-                    None,
-                    format!(
-                        "interface {} has an invalid if_tsresol {}; microseconds assumed",
-                        r.interfaces.len(),
-                        idb.if_tsresol
-                    ),
-                );
-                Interface {
-                    linktype,
-                    units: 1_000_000,
-                    offset_secs: idb.ts_offset(),
-                }
-            }
-        },
-        Err(e) => {
+    let iface = match parse_idb(r, block, off) {
+        Ok(i) => i,
+        Err((i, why)) => {
             sink.skip(
                 Skip::BadBlock,
                 off as u64,
                 None,
-                format!(
-                    "interface {} options unreadable ({e:?}); microseconds assumed",
-                    r.interfaces.len()
-                ),
+                format!("interface {}: {why}", r.interfaces.len()),
             );
-            Interface {
-                linktype,
-                units: 1_000_000,
-                offset_secs: 0,
-            }
+            // Kept anyway, so later interface numbers stay right.
+            i
         }
     };
     r.interfaces.push(iface);
@@ -306,13 +444,13 @@ fn packet_block(
     r: &mut Reader<'_>,
     block: &[u8],
     off: usize,
-    hdr: usize,
-    len_at: usize,
     enhanced: bool,
     sink: &mut PacketSink<'_>,
 ) {
-    r.frame += 1;
-    let frame = r.frame;
+    const HDR: usize = 28;
+    const LEN_AT: usize = 20;
+    let (hdr, len_at) = (HDR, LEN_AT);
+    let frame = sink.next_frame();
     if block.len() < hdr + 4 {
         sink.skip(
             Skip::BadBlock,
@@ -355,7 +493,7 @@ fn packet_block(
         sink.odd_origlen(off as u64, frame, caplen, origlen);
     }
     let ts = iface.ts(r.u32_at(off + 12), r.u32_at(off + 16));
-    r.last_ts = ts;
+    r.last_ts = Some(ts);
     sink.packet(
         ts,
         iface.linktype,
@@ -368,8 +506,7 @@ fn packet_block(
 /// Simple Packet Blocks carry no interface id (always 0) and no timestamp:
 /// portent gives them the time of the packet before.
 fn simple_packet(r: &mut Reader<'_>, block: &[u8], off: usize, sink: &mut PacketSink<'_>) {
-    r.frame += 1;
-    let frame = r.frame;
+    let frame = sink.next_frame();
     if block.len() < 16 {
         sink.skip(
             Skip::BadBlock,
@@ -391,7 +528,7 @@ fn simple_packet(r: &mut Reader<'_>, block: &[u8], off: usize, sink: &mut Packet
     let origlen = r.u32_at(off + 8) as usize;
     let caplen = origlen.min(block.len() - 16);
     sink.packet(
-        r.last_ts,
+        r.last_ts.unwrap_or_default(),
         iface.linktype,
         &block[12..12 + caplen],
         frame,
