@@ -138,6 +138,17 @@ fn read_one(
             report.set_stats(&out.stats);
             report.warnings_dropped = out.warnings.dropped().collect();
             report.warnings = out.warnings.kept;
+            if let source::Data::Partial { data, why } = &data {
+                report.warnings.insert(
+                    0,
+                    Warning {
+                        reason: "gzip_broken",
+                        offset: data.len() as u64,
+                        frame: None,
+                        message: why.clone(),
+                    },
+                );
+            }
             (report, out.signals)
         }
         Err(SourceError::NotACapture { .. }) if input.from_dir => {

@@ -673,3 +673,44 @@ fn chunked_reading_equals_sequential_reading() {
     }
     assert!(chunked_runs > 1000);
 }
+
+/// A .gz cut short still gives the packets before the cut, with a warning.
+#[test]
+fn cut_gzip_keeps_what_decompressed() {
+    let dir = tmp();
+    let mut w = CaptureWriter::new(
+        Vec::new(),
+        CaptureFormat::Pcap {
+            big_endian: false,
+            nanos: false,
+        },
+        linktype::ETHERNET,
+    )
+    .unwrap();
+    for i in 0..400i64 {
+        for (ts, ip) in traffic() {
+            w.packet(Ts(ts.0 + i * 10_000_000_000), &synth::ethernet_ip(&ip))
+                .unwrap();
+        }
+    }
+    let bytes = w.finish().unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    enc.write_all(&bytes).unwrap();
+    let gz = enc.finish().unwrap();
+    let cut = dir.path().join("cut.pcap.gz");
+    std::fs::write(&cut, &gz[..gz.len() * 6 / 10]).unwrap();
+    let (recs, stderr, code) = run(&[&cut]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("cut.pcap.gz") && stderr.contains("gzip stream broken after"),
+        "{stderr}"
+    );
+    let r = per_input(&recs, "cut.pcap.gz");
+    let packets = r["packets"].as_u64().unwrap();
+    let total = 400 * traffic().len() as u64;
+    assert!(
+        packets > total / 2 && packets < total,
+        "{packets} of {total}"
+    );
+    assert_eq!(r["skipped"]["truncated_record"], 1);
+}

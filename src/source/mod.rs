@@ -43,6 +43,12 @@ pub struct Input {
 pub enum Data {
     Mapped(Mmap),
     Owned(Vec<u8>),
+    /// What decompressed from a gzip stream that broke part-way; the
+    /// capture reader reports the record cut at its end.
+    Partial {
+        data: Vec<u8>,
+        why: String,
+    },
 }
 
 impl Deref for Data {
@@ -51,6 +57,7 @@ impl Deref for Data {
         match self {
             Data::Mapped(m) => m,
             Data::Owned(v) => v,
+            Data::Partial { data, .. } => data,
         }
     }
 }
@@ -233,36 +240,38 @@ pub fn load(input: &Input) -> Result<Data, SourceError> {
         return Err(SourceError::Empty { name: name() });
     }
     if raw.starts_with(&[0x1f, 0x8b]) {
-        return gunzip(&input.name, &raw).map(Data::Owned);
+        return gunzip(&input.name, &raw);
     }
     Ok(raw)
 }
 
-fn gunzip(name: &str, raw: &[u8]) -> Result<Vec<u8>, SourceError> {
+fn gunzip(name: &str, raw: &[u8]) -> Result<Data, SourceError> {
     let mut out = Vec::new();
     let mut dec = flate2::read::MultiGzDecoder::new(raw).take(MAX_IN_MEMORY_INPUT + 1);
-    if let Err(source) = dec.read_to_end(&mut out) {
-        // Keep what decompressed: a cut .gz still holds packets before the
-        // cut, and the capture reader reports the truncated record.
-        if out.is_empty() {
-            return Err(SourceError::Gzip {
-                name: name.to_string(),
-                offset: 0,
-                source,
-            });
-        }
-        eprintln!(
-            "warning: {name}: gzip stream broken after {} decompressed bytes ({source}); reading what decompressed",
-            out.len()
-        );
-    }
+    let broken = dec.read_to_end(&mut out).err();
     if out.len() as u64 > MAX_IN_MEMORY_INPUT {
         return Err(SourceError::TooLarge {
             name: name.to_string(),
             limit: MAX_IN_MEMORY_INPUT,
         });
     }
-    Ok(out)
+    match broken {
+        None => Ok(Data::Owned(out)),
+        Some(source) if out.is_empty() => Err(SourceError::Gzip {
+            name: name.to_string(),
+            offset: 0,
+            source,
+        }),
+        // Keep what decompressed: a cut .gz still holds the packets before
+        // the cut.
+        Some(source) => Ok(Data::Partial {
+            why: format!(
+                "gzip stream broken after {} decompressed bytes ({source}); reading what decompressed",
+                out.len()
+            ),
+            data: out,
+        }),
+    }
 }
 
 /// Recognises a capture by its magic number.
