@@ -176,10 +176,9 @@ impl<'p> PacketSink<'p> {
         }
     }
 
-    /// Ends a walk that began at `start` and stopped at `end`.
-    fn finish(self, start: u64, end: u64) -> (CaptureOutput, u64) {
-        let done = self.reported.max(start);
-        (self.progress)(end.saturating_sub(done));
+    /// Ends a walk that stopped at `end`, reporting the last progress.
+    fn finish(self, end: u64) -> (CaptureOutput, u64) {
+        (self.progress)(end.saturating_sub(self.reported));
         (self.out, self.frames)
     }
 }
@@ -237,8 +236,9 @@ pub fn read_records(
             .map(|i| {
                 let end = starts.get(i + 1).copied().unwrap_or(len);
                 let mut sink = PacketSink::new(input, progress);
+                sink.reported = starts[i] as u64;
                 let stop = walker.walk(starts[i], end, false, &mut sink)?;
-                (stop == end).then(|| sink.finish(starts[i] as u64, end as u64))
+                (stop == end).then(|| sink.finish(end as u64))
             })
             .collect();
         if parts.iter().all(Option::is_some) {
@@ -264,8 +264,9 @@ pub fn read_records(
         }
     }
     let mut sink = PacketSink::new(input, progress);
+    sink.reported = first as u64;
     walker.walk(first, len, true, &mut sink);
-    let (mut out, _) = sink.finish(first as u64, len as u64);
+    let (mut out, _) = sink.finish(len as u64);
     out.stats.bytes = len as u64;
     out.chunks = 1;
     out
