@@ -218,7 +218,12 @@ fn ip(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
     if depth > MAX_ENCAP_DEPTH {
         return Err(Skip::TunnelTooDeep);
     }
-    let (slice, _ext_err) = LaxIpSlice::from_slice(data).map_err(|_| Skip::BadIpHeader)?;
+    let (slice, ext_err) = LaxIpSlice::from_slice(data).map_err(|_| Skip::BadIpHeader)?;
+    // A cut or malformed IPv6 extension header (or IPv4 AH) hides the
+    // transport protocol: the packet may have been a SYN, so count it.
+    if ext_err.is_some() {
+        return Err(Skip::BadIpHeader);
+    }
     let payload = slice.payload();
     // A later fragment carries no transport header. A first IPv4 fragment
     // (offset 0) still starts with the TCP header.
@@ -447,6 +452,21 @@ mod tests {
             &v6,
         );
         assert_eq!(expect_syn(decode(linktype::RAW, &outer)), s);
+    }
+
+    #[test]
+    fn cut_extension_header_is_counted() {
+        let v6 = synth::tcp_packet(
+            "[2001:db8::1]:50000".parse().unwrap(),
+            "[2001:db8:1::2]:9001".parse().unwrap(),
+            7,
+            TCP_SYN,
+        );
+        // Next header hop-by-hop, but only 4 of its 8 bytes captured.
+        let mut cut = v6[..40].to_vec();
+        cut[6] = 0;
+        cut.extend_from_slice(&[6, 0, 1, 4]);
+        assert_eq!(decode(linktype::RAW, &cut), Err(Skip::BadIpHeader));
     }
 
     #[test]
