@@ -4,10 +4,13 @@
 //! `benches/gen/mod.rs`) is built once; each benchmark reports bytes per
 //! second of capture:
 //!
-//! - `read_capture`: container walk + decode + signal extraction;
+//! - `read_capture`: container walk + decode + signal extraction, in
+//!   parallel chunks as the CLI does;
+//! - `read_capture_sequential`: the same in one walk on one thread;
 //! - `analyze`: attempts, filter, tiers and grouping over the signals;
 //! - `read_and_analyze`: both, i.e. `portent scan` minus mapping the file
-//!   and writing the report.
+//!   and writing the report;
+//! - `read_capture_pcapng`: `read_capture` over the same packets in pcapng.
 //!
 //! `cargo bench --bench pipeline` takes about a minute. For whole-binary
 //! comparisons against `cat` and `tcpdump` see `benches/compare.sh`.
@@ -21,7 +24,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 
 use portent::cli::policy::Policy;
 use portent::run::{self, InputReport, RunOptions};
-use portent::source::capture::read_capture;
+use portent::source::capture::{read_capture, read_capture_chunked};
 use portent::source::Input;
 
 const CAPTURE_BYTES: u64 = 64 << 20;
@@ -62,6 +65,15 @@ fn pipeline(c: &mut Criterion) {
         })
     });
 
+    g.bench_function("read_capture_sequential", |b| {
+        b.iter(|| {
+            let out =
+                read_capture_chunked("bench.pcap", black_box(&data), 0, &no_progress, usize::MAX)
+                    .expect("generated capture reads");
+            black_box(out.signals.len())
+        })
+    });
+
     let out = read_capture("bench.pcap", &data, 0, &no_progress).expect("generated capture reads");
     assert_eq!(out.stats.packets, summary.packets);
     g.bench_function("analyze", |b| {
@@ -86,6 +98,18 @@ fn pipeline(c: &mut Criterion) {
                 &opts,
             );
             black_box(a.summary.attempts)
+        })
+    });
+
+    // The same traffic in pcapng: the other container walker.
+    let (ng, _) =
+        gen::generate_as(Vec::new(), CAPTURE_BYTES, gen::PCAPNG).expect("generate pcapng");
+    g.throughput(Throughput::Bytes(ng.len() as u64));
+    g.bench_function("read_capture_pcapng", |b| {
+        b.iter(|| {
+            let out = read_capture("bench.pcapng", black_box(&ng), 0, &no_progress)
+                .expect("generated capture reads");
+            black_box(out.signals.len())
         })
     });
     g.finish();
