@@ -12,7 +12,9 @@ use pcap_parser::pcap::parse_pcap_header;
 use crate::event::Ts;
 use crate::stats::Skip;
 
-use super::capture::{read_records, CaptureOutput, ChunkWalker, PacketSink, BOUNDARY_CHAIN};
+use super::capture::{
+    read_records, CaptureOutput, ChunkWalker, PacketSink, Prefetch, BOUNDARY_CHAIN,
+};
 use super::SourceError;
 
 /// The largest captured length portent accepts in a record: libpcap's
@@ -159,7 +161,9 @@ impl Layout<'_> {
         let d = self.d;
         let frac_scale: u32 = if self.nanos { 1 } else { 1000 };
         let frac_max = if self.nanos { 1_000_000_000 } else { 1_000_000 };
+        let mut prefetch = Prefetch::default();
         while off < end {
+            prefetch.ahead(d, off);
             if off + self.hdr_len > d.len() {
                 sink.skip(
                     Skip::TruncatedRecord,

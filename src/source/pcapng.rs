@@ -14,7 +14,9 @@ use pcap_parser::pcapng::{parse_interfacedescriptionblock_be, parse_interfacedes
 use crate::event::Ts;
 use crate::stats::Skip;
 
-use super::capture::{read_records, CaptureOutput, ChunkWalker, PacketSink, BOUNDARY_CHAIN};
+use super::capture::{
+    read_records, CaptureOutput, ChunkWalker, PacketSink, Prefetch, BOUNDARY_CHAIN,
+};
 
 /// Block types.
 const SHB: u32 = 0x0a0d_0d0a;
@@ -259,7 +261,9 @@ fn walk(
     sink: &mut PacketSink<'_>,
 ) -> Option<usize> {
     let d = r.d;
+    let mut prefetch = Prefetch::default();
     while off < end {
+        prefetch.ahead(d, off);
         if r.is_shb(off) {
             if !whole {
                 return None;
