@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analysis::attempts::{self, AttemptRules};
+use crate::analysis::beacon::{self, Beacon, BeaconConfig, BeaconStats};
 use crate::analysis::group::{self, Finding};
 use crate::analysis::ports;
 use crate::cli::policy::Policy;
@@ -25,6 +26,7 @@ pub struct RunOptions {
     pub rules: AttemptRules,
     /// Group findings per host per window (Chronicle's 5 minutes).
     pub window: Option<Ts>,
+    pub beacon: BeaconConfig,
 }
 
 /// What happened to one input.
@@ -180,7 +182,19 @@ pub struct Analysis {
     /// One per attempt, same order.
     pub verdicts: Vec<Verdict>,
     pub findings: Vec<Finding>,
+    /// Series of attempts that come on a timer (DETECTION.md §7).
+    pub beacons: Vec<Beacon>,
     pub summary: Summary,
+    /// The policy's known C2 ports, for the reports.
+    pub known_c2: crate::cli::policy::PortSet,
+}
+
+impl Analysis {
+    /// Whether a beacon goes to a known C2 port (and so makes its findings
+    /// High).
+    pub fn known_c2_beacon(&self, b: &Beacon) -> bool {
+        self.known_c2.contains(b.dport)
+    }
 }
 
 /// The run's totals, as the `summary` record and the stderr summary show.
@@ -207,6 +221,8 @@ pub struct Summary {
     pub skipped: SkipCounts,
     pub findings: usize,
     pub findings_by_severity: BTreeMap<&'static str, usize>,
+    /// Beacon series found, and what the detector tested and dropped.
+    pub beacons: BeaconStats,
 }
 
 /// Filters, scores and groups the attempts from `signals`.
@@ -229,18 +245,36 @@ pub fn analyze(
             }
         })
         .collect();
+    let (beacons, beacon_stats) = beacon::detect(
+        &attempts,
+        verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.suppressed.is_none())
+            .map(|(i, _)| i),
+        &opts.beacon,
+    );
+    // DETECTION.md §7: a beacon to a known C2 port is High whatever the tier.
+    let mut in_c2_beacon = vec![false; attempts.len()];
+    for b in beacons.iter().filter(|b| policy.known_c2.contains(b.dport)) {
+        for &i in &b.attempts {
+            in_c2_beacon[i] = true;
+        }
+    }
     let findings = group::group(
         attempts
             .iter()
             .zip(&verdicts)
-            .filter(|(_, v)| v.suppressed.is_none())
-            .map(|(a, v)| (a, v.tier)),
+            .zip(&in_c2_beacon)
+            .filter(|((_, v), _)| v.suppressed.is_none())
+            .map(|((a, v), &b)| (a, v.tier, b)),
         opts.window,
     );
     let mut s = Summary {
         inputs: inputs.len(),
         inputs_unreadable: inputs.iter().filter(|r| r.error.is_some()).count(),
         findings: findings.len(),
+        beacons: beacon_stats,
         ..Summary::default()
     };
     for r in &inputs {
@@ -279,6 +313,8 @@ pub fn analyze(
         attempts,
         verdicts,
         findings,
+        beacons,
         summary: s,
+        known_c2: policy.known_c2.clone(),
     }
 }

@@ -33,22 +33,30 @@ pub struct Finding {
     pub risk_score: u8,
     pub first_seen: Ts,
     pub last_seen: Ts,
+    /// Some attempt of the group belongs to a beacon to a known C2 port.
+    pub beacon: bool,
 }
 
 impl Finding {
+    /// The tier's severity; High for a beacon to a known C2 port whatever
+    /// the tier (DETECTION.md §7).
     pub fn severity(&self) -> Severity {
+        if self.beacon {
+            return Severity::High;
+        }
         Severity::from_tier(self.risk_score).unwrap_or(Severity::Low)
     }
 }
 
-/// Groups `(attempt, tier)` pairs with tier ≥ 1 into findings, sorted by
-/// risk, then count (both descending), then key and first time.
+/// Groups `(attempt, tier, in a C2 beacon)` triples with tier ≥ 1 into
+/// findings, sorted by severity, risk, then count (all descending), then
+/// key and first time.
 pub fn group<'a>(
-    scored: impl IntoIterator<Item = (&'a Attempt, u8)>,
+    scored: impl IntoIterator<Item = (&'a Attempt, u8, bool)>,
     window: Option<Ts>,
 ) -> Vec<Finding> {
     let mut groups: BTreeMap<GroupKey, Finding> = BTreeMap::new();
-    for (a, tier) in scored {
+    for (a, tier, beacon) in scored {
         if tier == 0 {
             continue;
         }
@@ -72,7 +80,9 @@ pub fn group<'a>(
             risk_score: 0,
             first_seen: a.ts,
             last_seen: a.ts,
+            beacon: false,
         });
+        f.beacon |= beacon;
         f.ports.insert(a.tuple.dport);
         f.remote_ips.insert(a.tuple.dst);
         f.count += 1;
@@ -82,8 +92,9 @@ pub fn group<'a>(
     }
     let mut out: Vec<Finding> = groups.into_values().collect();
     out.sort_by(|a, b| {
-        b.risk_score
-            .cmp(&a.risk_score)
+        b.severity()
+            .cmp(&a.severity())
+            .then(b.risk_score.cmp(&a.risk_score))
             .then(b.count.cmp(&a.count))
             .then_with(|| a.key.cmp(&b.key))
             .then(a.first_seen.cmp(&b.first_seen))

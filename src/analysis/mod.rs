@@ -2,5 +2,6 @@
 //! Beacon detection and the Sysmon join plug in beside these.
 
 pub mod attempts;
+pub mod beacon;
 pub mod group;
 pub mod ports;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::analysis::attempts::AttemptRules;
+use crate::analysis::beacon::{self, BeaconConfig};
 use crate::analysis::ports::Severity;
 use crate::event::Ts;
 use crate::report::OutputFormat;
@@ -49,6 +50,11 @@ pub struct ScanArgs {
     /// Chronicle does) instead of over the whole input.
     #[arg(long, value_name = "DURATION")]
     pub window: Option<String>,
+    /// Fewest beats (attempts more than 1 s apart) a series needs to be
+    /// tested for beaconing.
+    #[arg(long, value_name = "N", default_value_t = beacon::DEFAULT_MIN_BEATS,
+          value_parser = clap::value_parser!(u16).range(3..))]
+    pub beacon_min_beats: u16,
 }
 
 #[derive(Args, Debug)]
@@ -169,7 +175,16 @@ impl Settings {
             inputs: c.inputs.clone(),
             outputs,
             policy,
-            run: RunOptions { rules, window },
+            run: RunOptions {
+                rules,
+                window,
+                beacon: BeaconConfig {
+                    min_beats: scan.map_or(BeaconConfig::default().min_beats, |s| {
+                        usize::from(s.beacon_min_beats)
+                    }),
+                    ..BeaconConfig::default()
+                },
+            },
             quiet: c.quiet,
             threads: c.threads,
             fail_on,

@@ -45,6 +45,46 @@ struct FindingRec<'a> {
     last_seen: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     window_start: Option<String>,
+    beacon: bool,
+}
+
+#[derive(Serialize)]
+struct BinRec {
+    lo_s: f64,
+    /// Null for the open bin above three periods.
+    hi_s: Option<f64>,
+    count: u32,
+}
+
+#[derive(Serialize)]
+struct BeaconRec {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    src: String,
+    /// The destination; null for a series across destinations.
+    dst: Option<String>,
+    dsts: Vec<String>,
+    dport: u16,
+    across_destinations: bool,
+    known_c2_port: bool,
+    period_s: f64,
+    jitter: f64,
+    missed: f64,
+    count: usize,
+    beats: usize,
+    first_seen: String,
+    last_seen: String,
+    score: f64,
+    llr: f64,
+    threshold: f64,
+    reason: String,
+    histogram: Vec<BinRec>,
+}
+
+/// Rounds for output: enough digits to read, stable across platforms.
+fn round(x: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
 }
 
 #[derive(Serialize)]
@@ -105,6 +145,41 @@ pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                 first_seen: f.first_seen.to_string(),
                 last_seen: f.last_seen.to_string(),
                 window_start: f.key.window.map(|t| t.to_string()),
+                beacon: f.beacon,
+            },
+        )?;
+    }
+    for b in &a.beacons {
+        line(
+            w,
+            &BeaconRec {
+                ty: "beacon",
+                src: b.src.to_string(),
+                dst: (!b.across_destinations).then(|| b.dsts[0].to_string()),
+                dsts: b.dsts.iter().map(|d| d.to_string()).collect(),
+                dport: b.dport,
+                across_destinations: b.across_destinations,
+                known_c2_port: a.known_c2_beacon(b),
+                period_s: round(b.fit.period_s, 3),
+                jitter: round(b.fit.jitter, 3),
+                missed: round(b.fit.missed, 3),
+                count: b.count,
+                beats: b.fit.beats,
+                first_seen: b.first_seen.to_string(),
+                last_seen: b.last_seen.to_string(),
+                score: round(b.fit.score, 3),
+                llr: round(b.fit.llr, 2),
+                threshold: round(b.fit.threshold, 2),
+                reason: b.reason(),
+                histogram: b
+                    .histogram
+                    .iter()
+                    .map(|h| BinRec {
+                        lo_s: round(h.lo_s, 3),
+                        hi_s: h.hi_s.is_finite().then(|| round(h.hi_s, 3)),
+                        count: h.count,
+                    })
+                    .collect(),
             },
         )?;
     }

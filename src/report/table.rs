@@ -62,6 +62,56 @@ const TABLE_LIST_MAX: usize = 6;
 const NOTE_NAMES_SHOWN: usize = 3;
 
 pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    findings_only(w, a)?;
+    if !a.beacons.is_empty() {
+        writeln!(w)?;
+        beacons(w, a)?;
+    }
+    Ok(())
+}
+
+/// The beacon section: one row per series on a timer.
+fn beacons(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    writeln!(w, "beacons (attempts on a timer):")?;
+    let header = [
+        "SRC",
+        "DST",
+        "DPORT",
+        "PERIOD",
+        "JITTER",
+        "MISSED",
+        "BEATS",
+        "SCORE",
+        "FIRST_SEEN",
+        "LAST_SEEN",
+    ];
+    let rows: Vec<Vec<String>> = a
+        .beacons
+        .iter()
+        .map(|b| {
+            let dsts: std::collections::BTreeSet<_> = b.dsts.iter().collect();
+            vec![
+                b.src.to_string(),
+                list(&dsts, TABLE_LIST_MAX),
+                format!(
+                    "{}{}",
+                    b.dport,
+                    if a.known_c2_beacon(b) { " (C2)" } else { "" }
+                ),
+                crate::analysis::beacon::human_secs(b.fit.period_s),
+                format!("±{:.0} %", b.fit.jitter * 100.0),
+                format!("{:.0} %", b.fit.missed * 100.0),
+                b.fit.beats.to_string(),
+                format!("{:.2}", b.fit.score),
+                b.first_seen.to_string(),
+                b.last_seen.to_string(),
+            ]
+        })
+        .collect();
+    render(w, &header, &rows)
+}
+
+fn findings_only(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     if a.findings.is_empty() {
         return writeln!(w, "no findings");
     }
@@ -250,6 +300,21 @@ pub fn summary_text(a: &Analysis) -> String {
             String::new()
         } else {
             format!(" ({})", sev.join(", "))
+        }
+    );
+    let b = &s.beacons;
+    let _ = writeln!(
+        t,
+        "  beacons: {} ({} series tested){}",
+        b.beacons,
+        b.series_tested,
+        if b.series_dropped + b.beats_dropped > 0 {
+            format!(
+                "; over the bounds: {} series and {} beats not analysed",
+                b.series_dropped, b.beats_dropped
+            )
+        } else {
+            String::new()
         }
     );
     t

@@ -1,0 +1,701 @@
+//! Beacon detection: attempts that come on a timer (DETECTION.md §7).
+//!
+//! Implants call home every P seconds, jittered (Cobalt Strike sleeps up to
+//! 50 % less than P), and skip beats when the host sleeps. This module finds
+//! such series from attempt times alone, so it works the same on packets,
+//! flows and Sysmon events, and on any port.
+//!
+//! Why a likelihood ratio and not a spread score: scores built on the spread
+//! of the intervals (RITA's Bowley skew plus MAD, [`rita_score`]) give random
+//! traffic about 0.8 and fall with jitter; rules that look for one dominant
+//! interval stop firing at 5 % jitter. Here each series is fitted twice: as a
+//! timer (period P, every gap `m·P` for m−1 missed beats, jitter up to ±J,
+//! missed-beat rate q, a few stray attempts allowed) and as random arrivals
+//! (a Poisson process at the series' own rate). The log-likelihood ratio
+//! between the two is scale-free, so its distribution under the random
+//! hypothesis depends only on the number of gaps; [`threshold`] is set from
+//! that distribution (calibrated by `examples/beacon_eval.rs --calibrate`) so
+//! that fewer than 1 in 10,000 random series pass. The period is the median
+//! gap refined over the gaps' beat counts, so missed beats give a multiple of
+//! the period rather than a longer mean gap.
+//!
+//! Series are the attempt times per (source, destination, destination port)
+//! and per (source, destination port) across destinations, for C2 that
+//! rotates addresses. Attempts within [`BeaconConfig::coalesce`] of the
+//! previous one are one beat (parallel connections, a retried connect).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use crate::event::{Attempt, Ts};
+
+/// The most series tracked in one run; attempts of further series are not
+/// analysed for beaconing and are counted in [`BeaconStats::series_dropped`].
+pub const MAX_SERIES: usize = 1_000_000;
+
+/// The most beats kept per series (the first ones, in time order); later
+/// beats are counted in [`BeaconStats::beats_dropped`]. At a 10 s period
+/// this is more than 11 days.
+pub const MAX_BEATS_PER_SERIES: usize = 100_000;
+
+/// Periods shorter than this are not beacons portent reports: attempts
+/// closer than the coalescing window are one beat, and sub-second "timers"
+/// are retries and bursts.
+pub const MIN_PERIOD_S: f64 = 2.0;
+
+/// Share of gaps the timer model allows to be stray (an extra manual
+/// connection, a beat delayed by a sleeping host).
+const STRAY: f64 = 0.03;
+
+/// Jitter values (fractions of the period, ±) the fit tries.
+const JITTER_GRID: [f64; 10] = [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8];
+
+/// Missed-beat rates the fit tries.
+const MISS_GRID: [f64; 6] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5];
+
+/// Fewest beats a series needs by default: the RAT of DETECTION.md's real
+/// captures calls six times after a pause; fewer beats than this cannot be
+/// told from chance at the false-positive rate [`threshold`] keeps anyway.
+pub const DEFAULT_MIN_BEATS: u16 = 6;
+
+/// Settings of the detector.
+#[derive(Clone, Copy, Debug)]
+pub struct BeaconConfig {
+    /// Fewest beats (after coalescing) a series needs to be tested.
+    pub min_beats: usize,
+    /// Attempts closer than this to the previous one are the same beat.
+    pub coalesce: Ts,
+}
+
+impl Default for BeaconConfig {
+    fn default() -> Self {
+        BeaconConfig {
+            min_beats: usize::from(DEFAULT_MIN_BEATS),
+            coalesce: Ts(Ts::NANOS_PER_SEC),
+        }
+    }
+}
+
+/// The fit of one series of beat times.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    pub beats: usize,
+    pub period_s: f64,
+    /// 95th percentile of |gap / (m·P) − 1| over the gaps: the jitter as a
+    /// fraction of the period.
+    pub jitter: f64,
+    /// Share of expected beats that did not come.
+    pub missed: f64,
+    /// Log-likelihood ratio, timer against random arrivals.
+    pub llr: f64,
+    /// What [`Fit::llr`] must reach for this many gaps.
+    pub threshold: f64,
+    /// Regularity in [0, 1]; at least 0.5 exactly when `llr >= threshold`.
+    pub score: f64,
+}
+
+impl Fit {
+    pub fn is_beacon(&self) -> bool {
+        self.llr >= self.threshold && self.period_s >= MIN_PERIOD_S
+    }
+}
+
+/// The log-likelihood ratio a series with `gaps` intervals must reach.
+///
+/// The 99.99th percentile of the ratio for Poisson series of that many gaps
+/// (200,000 series per size up to 30 gaps, 50,000 above, from
+/// `beacon_eval --calibrate`), rounded up, plus a margin of about 1; never
+/// below 3 (a timer at least 20 times likelier than random arrivals). The
+/// ratio of random series falls as they get longer, because a timer explains
+/// long random series ever worse: at 50 gaps the 99.99th percentile is −9.
+pub fn threshold(gaps: usize) -> f64 {
+    // (gaps, threshold) knots; linear in between, flat beyond the ends.
+    const KNOTS: [(usize, f64); 10] = [
+        (5, 14.0),
+        (6, 13.5),
+        (8, 13.0),
+        (10, 12.0),
+        (15, 11.5),
+        (20, 9.5),
+        (30, 6.0),
+        (50, 3.0),
+        (100, 3.0),
+        (200, 3.0),
+    ];
+
+    if gaps <= KNOTS[0].0 {
+        return KNOTS[0].1;
+    }
+    for w in KNOTS.windows(2) {
+        let ((g0, t0), (g1, t1)) = (w[0], w[1]);
+        if gaps <= g1 {
+            return t0 + (t1 - t0) * (gaps - g0) as f64 / (g1 - g0) as f64;
+        }
+    }
+    KNOTS[KNOTS.len() - 1].1
+}
+
+/// Fits a series of beat times (seconds, sorted ascending, at least two).
+/// `scratch` is reused between calls to avoid allocating per series.
+pub fn fit(beats: &[f64], scratch: &mut Vec<f64>) -> Option<Fit> {
+    if beats.len() < 3 {
+        return None;
+    }
+    scratch.clear();
+    scratch.extend(beats.windows(2).map(|w| w[1] - w[0]));
+    let gaps: &[f64] = scratch;
+    let k = gaps.len();
+    let span: f64 = gaps.iter().sum();
+    if span <= 0.0 || !span.is_finite() {
+        return None;
+    }
+    let ll_random = ll_random(gaps, span / k as f64);
+
+    // Period candidates: the median gap and half of it (more than half the
+    // beats missed), each refined over the gaps' beat counts.
+    let med = median_of(gaps);
+    let mut best: Option<(f64, f64)> = None; // (ll, period)
+    for start in [med, med / 2.0] {
+        if start <= 0.0 {
+            continue;
+        }
+        let p = refine_period(gaps, start);
+        let ll = ll_timer(gaps, p, span);
+        if best.is_none_or(|(b, _)| ll > b) {
+            best = Some((ll, p));
+        }
+    }
+    let (ll_timer, period) = best?;
+    let mut expected = 0u64;
+    let mut devs = Vec::with_capacity(k);
+    for &g in gaps {
+        let m = beats_in(g, period);
+        expected += m;
+        devs.push((g / (m as f64 * period) - 1.0).abs());
+    }
+    devs.sort_by(f64::total_cmp);
+    let jitter = devs[((devs.len() - 1) as f64 * 0.95).round() as usize];
+    let llr = ll_timer - ll_random;
+    let threshold = threshold(k);
+    Some(Fit {
+        beats: beats.len(),
+        period_s: period,
+        jitter,
+        missed: (expected - k as u64) as f64 / expected as f64,
+        llr,
+        threshold,
+        score: 1.0 / (1.0 + (-(llr - threshold) / 4.0).exp()),
+    })
+}
+
+/// How many beats of period `p` a gap `g` spans (at least one).
+#[inline]
+fn beats_in(g: f64, p: f64) -> u64 {
+    ((g / p).round() as u64).max(1)
+}
+
+/// Least-squares period given each gap's beat count, iterated.
+fn refine_period(gaps: &[f64], mut p: f64) -> f64 {
+    for _ in 0..4 {
+        let (mut sum, mut beats) = (0.0, 0u64);
+        for &g in gaps {
+            sum += g;
+            beats += beats_in(g, p);
+        }
+        let next = sum / beats as f64;
+        if (next - p).abs() <= 1e-9 * p {
+            break;
+        }
+        p = next;
+    }
+    p
+}
+
+/// Log-likelihood of `gaps` under the timer model at period `p`, maximised
+/// over the jitter and missed-beat grids.
+fn ll_timer(gaps: &[f64], p: f64, span: f64) -> f64 {
+    let stray = (STRAY / span).ln();
+    let mut best = f64::NEG_INFINITY;
+    for &j in &JITTER_GRID {
+        let half = j * p;
+        let uniform = 1.0 / (2.0 * half);
+        for &q in &MISS_GRID {
+            let mut ll = 0.0;
+            for &g in gaps {
+                let m = beats_in(g, p);
+                let pm = if m == 1 {
+                    1.0 - q
+                } else if q == 0.0 {
+                    0.0
+                } else {
+                    (1.0 - q) * q.powi((m - 1).min(1000) as i32)
+                };
+                let d = if m == 1 {
+                    if (g - p).abs() <= half {
+                        uniform
+                    } else {
+                        0.0
+                    }
+                } else {
+                    let sd = half * (m as f64 / 3.0).sqrt();
+                    let z = (g - m as f64 * p) / sd;
+                    (-0.5 * z * z).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt())
+                };
+                let x = (1.0 - STRAY) * pm * d;
+                ll += if x > 0.0 {
+                    (x + STRAY / span).ln()
+                } else {
+                    stray
+                };
+            }
+            best = best.max(ll);
+        }
+    }
+    best
+}
+
+/// Log-likelihood of `gaps` as random arrivals: the better of a Poisson
+/// process (exponential gaps) and a two-rate one (a mixture of two
+/// exponentials, fitted by a few EM steps), which is how bursty traffic
+/// looks: short gaps inside a burst, long ones between bursts. Both
+/// densities fall monotonically, so neither can look like a timer.
+fn ll_random(gaps: &[f64], mean: f64) -> f64 {
+    let k = gaps.len() as f64;
+    let poisson = -k * (mean.ln() + 1.0);
+    // Start from the means of the gaps below and above the mean.
+    let (mut lo, mut nlo, mut hi, mut nhi) = (0.0, 0.0, 0.0, 0.0);
+    for &g in gaps {
+        if g < mean {
+            lo += g;
+            nlo += 1.0;
+        } else {
+            hi += g;
+            nhi += 1.0;
+        }
+    }
+    if nlo == 0.0 || nhi == 0.0 {
+        return poisson;
+    }
+    let floor = mean * 1e-6;
+    let (mut w, mut m1, mut m2) = (nlo / k, (lo / nlo).max(floor), hi / nhi);
+    let mut ll = f64::NEG_INFINITY;
+    for _ in 0..EM_STEPS {
+        let (mut sr, mut srg, mut sg) = (0.0, 0.0, 0.0);
+        ll = 0.0;
+        for &g in gaps {
+            let a = w * (-g / m1).exp() / m1;
+            let b = (1.0 - w) * (-g / m2).exp() / m2;
+            let t = a + b;
+            if t <= 0.0 || !t.is_finite() {
+                return poisson;
+            }
+            ll += t.ln();
+            let r = a / t;
+            sr += r;
+            srg += r * g;
+            sg += g;
+        }
+        if sr <= 0.0 || sr >= k {
+            break;
+        }
+        w = sr / k;
+        m1 = (srg / sr).max(floor);
+        m2 = ((sg - srg) / (k - sr)).max(floor);
+    }
+    poisson.max(ll)
+}
+
+/// EM steps of the two-rate fit: enough to settle on the series seen in
+/// the evaluation; each is one pass over the gaps.
+const EM_STEPS: usize = 12;
+
+fn median_of(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    median_sorted(&v)
+}
+
+fn median_sorted(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// RITA's timing score, re-implemented from its published formula for
+/// comparison: the mean of `1 − |Bowley skewness|` of the intervals (hinges
+/// are the medians of the lower and upper halves; the skew counts as 0 when
+/// a hinge equals the median) and `1 − MAD / median` (floored at 0).
+/// `times` are seconds, sorted. RITA's published values: intervals 98, 99,
+/// 99, 100, 100, 100, 101, 101, 102 give 0.995; alternating 98 and 300
+/// give 0.746; 1, 2, 25, 42, 90, 299, 500, 1500, 4975 give 0.083.
+pub fn rita_score(times: &[f64]) -> f64 {
+    if times.len() < 3 {
+        return 0.0;
+    }
+    let mut d: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    d.sort_by(f64::total_cmp);
+    let n = d.len();
+    let mid = median_sorted(&d);
+    let low = median_sorted(&d[..n / 2]);
+    let high = median_sorted(&d[n.div_ceil(2)..]);
+    let den = high - low;
+    let skew = if den != 0.0 && mid != low && mid != high {
+        (low + high - 2.0 * mid) / den
+    } else {
+        0.0
+    };
+    let mut devs: Vec<f64> = d.iter().map(|x| (x - mid).abs()).collect();
+    devs.sort_by(f64::total_cmp);
+    let mad = median_sorted(&devs);
+    let mad_score = if mid > 0.0 {
+        (1.0 - mad / mid).max(0.0)
+    } else {
+        0.0
+    };
+    ((1.0 - skew.abs()) + mad_score) / 2.0
+}
+
+/// Which attempts a series gathers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SeriesKey {
+    /// One source, one destination, one port.
+    Destination {
+        src: IpAddr,
+        dst: IpAddr,
+        dport: u16,
+    },
+    /// One source and port, any destination (C2 that rotates addresses).
+    AcrossDestinations { src: IpAddr, dport: u16 },
+}
+
+/// One bin of the interval histogram.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bin {
+    pub lo_s: f64,
+    pub hi_s: f64,
+    pub count: u32,
+}
+
+/// A detected beacon.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Beacon {
+    pub src: IpAddr,
+    /// The destination, or every destination of an across-destinations
+    /// series (sorted).
+    pub dsts: Vec<IpAddr>,
+    pub dport: u16,
+    pub across_destinations: bool,
+    /// Attempts in the series (before coalescing into beats).
+    pub count: usize,
+    pub fit: Fit,
+    pub first_seen: Ts,
+    pub last_seen: Ts,
+    /// Gaps in bins a quarter of the period wide, from 0 to 3 periods, and
+    /// one open bin above; empty bins left out.
+    pub histogram: Vec<Bin>,
+    /// Indices into the run's attempts.
+    pub attempts: Vec<usize>,
+}
+
+impl Beacon {
+    /// A sentence a responder can read: period, spread, beats, why.
+    pub fn reason(&self) -> String {
+        let f = &self.fit;
+        format!(
+            "{} beats every {} ± {:.0} %, {:.0} % of beats missed; timing fits a timer better than random arrivals by log-likelihood ratio {:.1} (threshold {:.1} for {} intervals)",
+            f.beats,
+            human_secs(f.period_s),
+            f.jitter * 100.0,
+            f.missed * 100.0,
+            f.llr,
+            f.threshold,
+            f.beats - 1
+        )
+    }
+}
+
+/// `59.8 s`, `12.5 min`, `2.0 h`.
+pub fn human_secs(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// What the detector did, for the run summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BeaconStats {
+    /// Series with enough beats to be tested.
+    pub series_tested: u64,
+    pub beacons: u64,
+    /// Series not tracked because [`MAX_SERIES`] was reached.
+    pub series_dropped: u64,
+    /// Beats past [`MAX_BEATS_PER_SERIES`] in a series.
+    pub beats_dropped: u64,
+}
+
+/// Finds beacons among `candidates` (indices into `attempts`: the attempts
+/// that passed the destination filter). Output is sorted by score
+/// (descending), then source, port and destinations.
+pub fn detect(
+    attempts: &[Attempt],
+    candidates: impl IntoIterator<Item = usize>,
+    cfg: &BeaconConfig,
+) -> (Vec<Beacon>, BeaconStats) {
+    let mut stats = BeaconStats::default();
+    let mut per_dst: HashMap<(IpAddr, IpAddr, u16), Vec<usize>> = HashMap::new();
+    let mut across: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::new();
+    for i in candidates {
+        let t = &attempts[i].tuple;
+        let n = per_dst.len() + across.len();
+        match per_dst.get_mut(&(t.src, t.dst, t.dport)) {
+            Some(v) => push_bounded(v, i, &mut stats),
+            None if n >= MAX_SERIES => stats.series_dropped += 1,
+            None => {
+                per_dst.insert((t.src, t.dst, t.dport), vec![i]);
+            }
+        }
+        let n = per_dst.len() + across.len();
+        match across.get_mut(&(t.src, t.dport)) {
+            Some(v) => push_bounded(v, i, &mut stats),
+            None if n >= MAX_SERIES => stats.series_dropped += 1,
+            None => {
+                across.insert((t.src, t.dport), vec![i]);
+            }
+        }
+    }
+
+    let mut scratch = Vec::new();
+    let mut times = Vec::new();
+    let mut out = Vec::new();
+    // Sorted keys: deterministic order whatever the hash map did.
+    let mut dst_keys: Vec<_> = per_dst.into_iter().collect();
+    dst_keys.sort_unstable_by_key(|a| a.0);
+    // Beats explained by a per-destination beacon, per (src, dport).
+    let mut explained: BTreeMap<(IpAddr, u16), usize> = BTreeMap::new();
+    for ((src, dst, dport), idx) in dst_keys {
+        if let Some(b) = test_series(
+            attempts,
+            idx,
+            cfg,
+            &mut stats,
+            &mut times,
+            &mut scratch,
+            (src, vec![dst], dport, false),
+        ) {
+            *explained.entry((src, dport)).or_default() += b.fit.beats;
+            out.push(b);
+        }
+    }
+    let mut across_keys: Vec<_> = across.into_iter().collect();
+    across_keys.sort_unstable_by_key(|a| a.0);
+    for ((src, dport), idx) in across_keys {
+        let dsts: BTreeSet<IpAddr> = idx.iter().map(|&i| attempts[i].tuple.dst).collect();
+        if dsts.len() < 2 {
+            continue; // the per-destination series is the same series
+        }
+        if let Some(b) = test_series(
+            attempts,
+            idx,
+            cfg,
+            &mut stats,
+            &mut times,
+            &mut scratch,
+            (src, dsts.into_iter().collect(), dport, true),
+        ) {
+            // Report the rotation only when per-destination beacons do not
+            // already account for most of it.
+            let seen = explained.get(&(src, dport)).copied().unwrap_or(0);
+            if seen * 2 < b.fit.beats {
+                out.push(b);
+            }
+        }
+    }
+    stats.beacons = out.len() as u64;
+    out.sort_by(|a, b| {
+        b.fit
+            .score
+            .total_cmp(&a.fit.score)
+            .then(a.src.cmp(&b.src))
+            .then(a.dport.cmp(&b.dport))
+            .then_with(|| a.dsts.cmp(&b.dsts))
+            .then(a.across_destinations.cmp(&b.across_destinations))
+    });
+    (out, stats)
+}
+
+fn push_bounded(v: &mut Vec<usize>, i: usize, stats: &mut BeaconStats) {
+    if v.len() < MAX_BEATS_PER_SERIES {
+        v.push(i);
+    } else {
+        stats.beats_dropped += 1;
+    }
+}
+
+/// Coalesces one series into beats, fits it, and builds the record when it
+/// is a beacon.
+fn test_series(
+    attempts: &[Attempt],
+    mut idx: Vec<usize>,
+    cfg: &BeaconConfig,
+    stats: &mut BeaconStats,
+    times: &mut Vec<f64>,
+    scratch: &mut Vec<f64>,
+    (src, dsts, dport, across): (IpAddr, Vec<IpAddr>, u16, bool),
+) -> Option<Beacon> {
+    if idx.len() < cfg.min_beats {
+        return None;
+    }
+    idx.sort_by_key(|&i| (attempts[i].ts, i));
+    times.clear();
+    let mut last: Option<Ts> = None;
+    let origin = attempts[idx[0]].ts;
+    for &i in &idx {
+        let t = attempts[i].ts;
+        if last.is_some_and(|l| t.0 - l.0 < cfg.coalesce.0) {
+            continue;
+        }
+        last = Some(t);
+        times.push((t.0 - origin.0) as f64 / Ts::NANOS_PER_SEC as f64);
+    }
+    if times.len() < cfg.min_beats {
+        return None;
+    }
+    stats.series_tested += 1;
+    let fit = fit(times, scratch)?;
+    if !fit.is_beacon() {
+        return None;
+    }
+    let mut bins = [0u32; 13];
+    for w in times.windows(2) {
+        let r = (w[1] - w[0]) / fit.period_s;
+        bins[((r * 4.0) as usize).min(12)] += 1;
+    }
+    let q = fit.period_s / 4.0;
+    let histogram = bins
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c > 0)
+        .map(|(b, &count)| Bin {
+            lo_s: b as f64 * q,
+            hi_s: if b == 12 {
+                f64::INFINITY
+            } else {
+                (b + 1) as f64 * q
+            },
+            count,
+        })
+        .collect();
+    Some(Beacon {
+        src,
+        dsts,
+        dport,
+        across_destinations: across,
+        count: idx.len(),
+        fit,
+        first_seen: attempts[idx[0]].ts,
+        last_seen: attempts[idx[idx.len() - 1]].ts,
+        histogram,
+        attempts: idx,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times_from_gaps(gaps: &[f64]) -> Vec<f64> {
+        let mut t = vec![0.0];
+        for g in gaps {
+            t.push(t[t.len() - 1] + g);
+        }
+        t
+    }
+
+    #[test]
+    fn rita_published_values() {
+        let close = |a: f64, b: f64| (a - b).abs() < 0.0005;
+        let s = rita_score(&times_from_gaps(&[
+            98.0, 99.0, 99.0, 100.0, 100.0, 100.0, 101.0, 101.0, 102.0,
+        ]));
+        assert!(close(s, 0.995), "{s}");
+        let alt: Vec<f64> = (0..10)
+            .map(|i| if i % 2 == 0 { 98.0 } else { 300.0 })
+            .collect();
+        let s = rita_score(&times_from_gaps(&alt));
+        assert!(close(s, 0.746), "{s}");
+        let s = rita_score(&times_from_gaps(&[
+            1.0, 2.0, 25.0, 42.0, 90.0, 299.0, 500.0, 1500.0, 4975.0,
+        ]));
+        assert!(close(s, 0.083), "{s}");
+        let even: Vec<f64> = (0..10).map(|i| f64::from(i) * 60.0).collect();
+        assert_eq!(rita_score(&even), 1.0);
+    }
+
+    #[test]
+    fn ten_beats_sixty_seconds_apart() {
+        let t: Vec<f64> = (0..10).map(|i| f64::from(i) * 60.0).collect();
+        let f = fit(&t, &mut Vec::new()).unwrap();
+        assert!(f.is_beacon(), "{f:?}");
+        assert!((f.period_s - 60.0).abs() < 0.01);
+        assert_eq!(f.missed, 0.0);
+        assert!(f.score > 0.99);
+    }
+
+    #[test]
+    fn missed_beats_give_the_period_not_the_mean_gap() {
+        // 60 s timer, beats 3, 7, 8 and 12 missing, a few seconds of jitter.
+        let jit = [
+            0.0, 2.0, -3.0, 1.0, -1.0, 4.0, -2.0, 0.5, 3.0, -4.0, 2.5, -0.5, 1.5,
+        ];
+        let t: Vec<f64> = (0..16)
+            .filter(|i| ![3, 7, 8, 12].contains(i))
+            .map(|i| f64::from(i) * 60.0 + jit[i as usize % jit.len()])
+            .collect();
+        let f = fit(&t, &mut Vec::new()).unwrap();
+        assert!(f.is_beacon(), "{f:?}");
+        assert!((f.period_s - 60.0).abs() < 1.0, "{f:?}");
+        assert!((f.missed - 4.0 / 15.0).abs() < 0.01, "{f:?}");
+    }
+
+    #[test]
+    fn regular_gaps_of_random_size_are_not_a_beacon() {
+        // Deterministic "random" gaps spanning two orders of magnitude.
+        let gaps = [
+            3.0, 170.0, 12.0, 45.0, 2.5, 300.0, 80.0, 7.0, 29.0, 150.0, 5.0,
+        ];
+        let f = fit(&times_from_gaps(&gaps), &mut Vec::new()).unwrap();
+        assert!(!f.is_beacon(), "{f:?}");
+        assert!(f.score < 0.5);
+    }
+
+    #[test]
+    fn threshold_is_continuous_and_positive() {
+        let mut last = threshold(1);
+        for k in 2..400 {
+            let t = threshold(k);
+            assert!(t > 0.0 && (t - last).abs() <= 1.0, "k={k}");
+            last = t;
+        }
+    }
+
+    #[test]
+    fn degenerate_series_do_not_panic() {
+        let mut s = Vec::new();
+        assert!(fit(&[], &mut s).is_none());
+        assert!(fit(&[5.0, 5.0, 5.0, 5.0], &mut s).is_none());
+        let _ = fit(&[0.0, 1e-9, 1e12, 1e12 + 1.0], &mut s);
+        assert!(rita_score(&[1.0, 1.0, 1.0]).is_finite());
+    }
+}
