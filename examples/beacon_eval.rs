@@ -72,6 +72,20 @@ fn timer(r: &mut Rng, period: f64, jitter: f64, miss: f64, span: f64) -> Vec<f64
     out
 }
 
+/// Cobalt Strike's sleep: `period` shortened by a uniform share of up to
+/// `jitter`.
+fn cobalt(r: &mut Rng, period: f64, jitter: f64, miss: f64, span: f64) -> Vec<f64> {
+    let mut t = r.unit() * period;
+    let mut out = Vec::new();
+    while t < span {
+        if r.unit() >= miss {
+            out.push(t);
+        }
+        t += period * (1.0 - jitter * r.unit());
+    }
+    out
+}
+
 fn poisson(r: &mut Rng, mean_gap: f64, span: f64) -> Vec<f64> {
     let mut t = r.exp(mean_gap);
     let mut out = Vec::new();
@@ -122,13 +136,16 @@ fn diurnal(r: &mut Rng, mean_gap: f64, span: f64) -> Vec<f64> {
 /// Runs portent's detector on beat times (seconds); `None` when the series
 /// has too few beats to be tested.
 fn portent_says(t: &[f64], cfg: &BeaconConfig, scratch: &mut Vec<f64>) -> bool {
-    t.len() >= cfg.min_beats && beacon::fit(t, scratch).is_some_and(|f| f.is_beacon())
+    t.len() >= cfg.min_beats && beacon::fit(t, 1.0, scratch).is_some_and(|f| f.is_beacon())
 }
 
 /// Beats from which the detection claim is made: below this, a timer with
 /// ±50 % jitter carries too little information to be told from random
 /// arrivals at a 1-in-10,000 false-positive rate (about one nat per gap).
 const HEADLINE_BEATS: usize = 40;
+
+/// Buckets of series length for the by-beats table: (lowest count, label).
+const BEAT_BUCKETS: [(usize, &str); 4] = [(6, "6–9"), (10, "10–19"), (20, "20–39"), (40, "≥ 40")];
 
 /// RITA-style verdict: its timing score at or above `RITA_CUT`.
 const RITA_CUT: f64 = 0.8;
@@ -194,15 +211,22 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut headline = Tally::default();
     let mut short = Tally::default();
+    let mut by_beats: [[Tally; 5]; BEAT_BUCKETS.len()] = Default::default();
     for &p in &periods {
         for &span in &spans {
-            for &j in &jitters {
+            for (ji, &j) in jitters.iter().enumerate() {
                 for &q in &misses {
                     let mut tally = Tally::default();
                     for _ in 0..trials {
                         let mut t = timer(&mut r, p, j, q, span);
                         coalesce(&mut t);
                         tally.add(&t, &cfg, &mut scratch);
+                        if q <= 0.2 {
+                            if let Some(b) = BEAT_BUCKETS.iter().rposition(|&(lo, _)| t.len() >= lo)
+                            {
+                                by_beats[b][ji].add(&t, &cfg, &mut scratch);
+                            }
+                        }
                         if j <= 0.5 && q <= 0.2 && t.len() >= cfg.min_beats {
                             let found = portent_says(&t, &cfg, &mut scratch);
                             let rita = beacon::rita_score(&t) >= RITA_CUT;
@@ -225,6 +249,55 @@ fn main() {
                         Tally::pct(tally.portent, tally.testable),
                         Tally::pct(tally.rita, tally.testable),
                         tally.rita_sum / tally.series as f64,
+                        Tally::pct(tally.testable, tally.series),
+                    );
+                }
+            }
+        }
+    }
+
+    println!("\n### Timers by number of beats\n");
+    println!("All periods and spans above with ≤ 20 % missed beats, grouped by the beats each series holds after coalescing: detection rate portent / RITA-style (series).\n");
+    print!("| beats |");
+    for &j in &jitters {
+        print!(" ±{:.0} % |", j * 100.0);
+    }
+    println!("\n|---|{}", "---:|".repeat(jitters.len()));
+    for (b, row) in by_beats.iter().enumerate() {
+        print!("| {} |", BEAT_BUCKETS[b].1);
+        for t in row {
+            print!(
+                " {} / {} ({}) |",
+                Tally::pct(t.portent, t.testable),
+                Tally::pct(t.rita, t.testable),
+                t.testable
+            );
+        }
+        println!();
+    }
+
+    println!("\n### Cobalt Strike-style jitter ({trials} series per cell)\n");
+    println!("Cobalt Strike's `jitter` shortens each sleep by a random share of up to J, never lengthens it: sleeps uniform in [P(1 − J), P]. Detection rate portent / RITA-style over series with at least {} beats.\n", cfg.min_beats);
+    println!("| sleep | span | jitter | missed | portent | RITA-style | testable |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for &p in &[60.0, 300.0] {
+        for &span in &spans {
+            for &j in &[0.2, 0.5, 0.8] {
+                for &q in &[0.0, 0.2] {
+                    let mut tally = Tally::default();
+                    for _ in 0..trials {
+                        let mut t = cobalt(&mut r, p, j, q, span);
+                        coalesce(&mut t);
+                        tally.add(&t, &cfg, &mut scratch);
+                    }
+                    println!(
+                        "| {} | {} h | {:.0} % | {:.0} % | {} | {} | {} |",
+                        beacon::human_secs(p),
+                        span / 3600.0,
+                        j * 100.0,
+                        q * 100.0,
+                        Tally::pct(tally.portent, tally.testable),
+                        Tally::pct(tally.rita, tally.testable),
                         Tally::pct(tally.testable, tally.series),
                     );
                 }
@@ -373,7 +446,7 @@ fn calibrate() {
                 x += g;
                 t.push(x);
             }
-            if let Some(f) = beacon::fit(&t, &mut scratch) {
+            if let Some(f) = beacon::fit(&t, 1.0, &mut scratch) {
                 v.push(f.llr);
             }
         }

@@ -232,3 +232,51 @@ fn real_c2_captures() {
         assert!(common::of_type(&recs, "beacon").is_empty(), "{f}");
     }
 }
+
+#[test]
+fn many_series_give_the_same_beacons_on_one_thread_and_on_four() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Rng(7);
+    let mut files = Vec::new();
+    // Sixty hosts: every third one on a 45 s timer with ±30 % jitter, the
+    // others calling at random at the same mean rate; all over two hours,
+    // each to its own destination and to a shared one.
+    for h in 0..60u32 {
+        let mut syns = Vec::new();
+        let mut t = r.unit() * 45.0;
+        while t < 7200.0 {
+            let dst = if r.unit() < 0.5 { 1 } else { 2 + h };
+            syns.push((t, format!("198.51.100.{}:8443", dst % 250)));
+            t += if h % 3 == 0 {
+                45.0 * (1.0 + 0.3 * (2.0 * r.unit() - 1.0))
+            } else {
+                -45.0 * (1.0 - r.unit()).ln()
+            };
+        }
+        let p = dir.path().join(format!("h{h}.pcap"));
+        write_syns(&p, &format!("10.9.0.{}", h + 1), &syns);
+        files.push(p.to_str().unwrap().to_string());
+    }
+    let run = |threads: &str| {
+        let mut args = vec!["-j", threads];
+        args.extend(files.iter().map(String::as_str));
+        let recs = scan(&args);
+        common::of_type(&recs, "beacon")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let one = run("1");
+    assert_eq!(one, run("4"));
+    // Every timer host is found (per destination or across both); no random
+    // host is.
+    let mut srcs: Vec<&str> = one.iter().map(|b| b["src"].as_str().unwrap()).collect();
+    srcs.sort_unstable();
+    srcs.dedup();
+    let mut want: Vec<String> = (0..60)
+        .step_by(3)
+        .map(|h| format!("10.9.0.{}", h + 1))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(srcs, want, "{one:#?}");
+}

@@ -11,7 +11,8 @@
 //! interval stop firing at 5 % jitter. Here each series is fitted twice: as a
 //! timer (period P, every gap `m·P` for m−1 missed beats, jitter up to ±J,
 //! missed-beat rate q, a few stray attempts allowed) and as random arrivals
-//! (a Poisson process at the series' own rate). The log-likelihood ratio
+//! (a Poisson process at the series' own rate, or a two-rate one for bursty
+//! traffic, both seen through the coalescing window). The log-likelihood ratio
 //! between the two is scale-free, so its distribution under the random
 //! hypothesis depends only on the number of gaps; [`threshold`] is set from
 //! that distribution (calibrated by `examples/beacon_eval.rs --calibrate`) so
@@ -28,6 +29,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use hashbrown::HashMap;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::{Attempt, Ts};
 
@@ -138,8 +141,11 @@ pub fn threshold(gaps: usize) -> f64 {
 }
 
 /// Fits a series of beat times (seconds, sorted ascending, at least two).
+/// `dead_s` is the shortest gap the series can hold (the coalescing window:
+/// attempts closer than it were merged), which the random model must know or
+/// short bursts look more regular than random traffic really is.
 /// `scratch` is reused between calls to avoid allocating per series.
-pub fn fit(beats: &[f64], scratch: &mut Vec<f64>) -> Option<Fit> {
+pub fn fit(beats: &[f64], dead_s: f64, scratch: &mut Vec<f64>) -> Option<Fit> {
     if beats.len() < 3 {
         return None;
     }
@@ -151,29 +157,46 @@ pub fn fit(beats: &[f64], scratch: &mut Vec<f64>) -> Option<Fit> {
     if span <= 0.0 || !span.is_finite() {
         return None;
     }
-    let ll_random = ll_random(gaps, span / k as f64);
+    let ll_random = ll_random(gaps, span / k as f64, dead_s);
 
     // Period candidates: the median gap and half of it (more than half the
-    // beats missed), each refined over the gaps' beat counts.
+    // beats missed), each refined over the gaps' beat counts; and the median
+    // itself, unrefined: under heavy jitter (beyond ±50 %) the longest gaps
+    // of a timer that misses nothing look like two beats, and refining on
+    // that reading drags the period down.
     let med = median_of(gaps);
-    let mut best: Option<(f64, f64)> = None; // (ll, period)
-    for start in [med, med / 2.0] {
+    let mut best: Option<(f64, f64, f64)> = None; // (ll, period, jitter)
+    for (start, refine) in [(med, true), (med / 2.0, true), (med, false)] {
         if start <= 0.0 {
             continue;
         }
-        let p = refine_period(gaps, start);
-        let ll = ll_timer(gaps, p, span);
-        if best.is_none_or(|(b, _)| ll > b) {
-            best = Some((ll, p));
+        let p = if refine {
+            refine_period(gaps, start)
+        } else {
+            start
+        };
+        let (ll, j) = ll_timer(gaps, p, span);
+        if best.is_none_or(|(b, _, _)| ll > b) {
+            best = Some((ll, p, j));
         }
     }
-    let (ll_timer, period) = best?;
-    let mut expected = 0u64;
+    let (ll_timer, fitted, j) = best?;
+    // Each gap's beat count under the fitted period (a gap within the fitted
+    // jitter of one period is one beat, even past 1.5 periods); the period
+    // reported is the least-squares one for those counts, which is the mean
+    // gap when no beat was missed, whichever candidate won.
+    let beats_of = |g: f64| {
+        if (g - fitted).abs() <= j * fitted {
+            1
+        } else {
+            beats_in(g, fitted)
+        }
+    };
+    let expected: u64 = gaps.iter().map(|&g| beats_of(g)).sum();
+    let period = span / expected as f64;
     let mut devs = Vec::with_capacity(k);
     for &g in gaps {
-        let m = beats_in(g, period);
-        expected += m;
-        devs.push((g / (m as f64 * period) - 1.0).abs());
+        devs.push((g / (beats_of(g) as f64 * period) - 1.0).abs());
     }
     devs.sort_by(f64::total_cmp);
     let jitter = devs[((devs.len() - 1) as f64 * 0.95).round() as usize];
@@ -214,43 +237,59 @@ fn refine_period(gaps: &[f64], mut p: f64) -> f64 {
 }
 
 /// Log-likelihood of `gaps` under the timer model at period `p`, maximised
-/// over the jitter and missed-beat grids.
-fn ll_timer(gaps: &[f64], p: f64, span: f64) -> f64 {
-    let stray = (STRAY / span).ln();
-    let mut best = f64::NEG_INFINITY;
+/// over the jitter and missed-beat grids; with the jitter that maximises it.
+///
+/// Gaps of one beat that fall inside ±J all have the same density (the
+/// jitter is uniform), as do the ones outside (stray), so those are counted
+/// per J and take one logarithm each, not one per gap; only gaps spanning
+/// missed beats are evaluated one by one.
+fn ll_timer(gaps: &[f64], p: f64, span: f64) -> (f64, f64) {
+    let floor = STRAY / span;
+    let stray = floor.ln();
+    let mut best = (f64::NEG_INFINITY, JITTER_GRID[0]);
     for &j in &JITTER_GRID {
         let half = j * p;
         let uniform = 1.0 / (2.0 * half);
-        for &q in &MISS_GRID {
-            let mut ll = 0.0;
-            for &g in gaps {
-                let m = beats_in(g, p);
-                let pm = if m == 1 {
-                    1.0 - q
-                } else if q == 0.0 {
+        let (mut inside, mut outside) = (0u32, 0u32);
+        // (beats spanned, density) of the gaps spanning missed beats.
+        let mut multi_ll = [0f64; MISS_GRID.len()];
+        let mut multi_any = false;
+        for &g in gaps {
+            let m = beats_in(g, p);
+            if m == 1 {
+                if (g - p).abs() <= half {
+                    inside += 1;
+                } else {
+                    outside += 1;
+                }
+                continue;
+            }
+            multi_any = true;
+            let sd = half * (m as f64 / 3.0).sqrt();
+            let z = (g - m as f64 * p) / sd;
+            let d = (-0.5 * z * z).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt());
+            // Beyond ±50 % jitter a single late beat can be longer than 1.5
+            // periods: such a gap is either one beat or several.
+            let single = if (g - p).abs() <= half { uniform } else { 0.0 };
+            for (qi, &q) in MISS_GRID.iter().enumerate() {
+                let pm = if q == 0.0 {
                     0.0
                 } else {
                     (1.0 - q) * q.powi((m - 1).min(1000) as i32)
                 };
-                let d = if m == 1 {
-                    if (g - p).abs() <= half {
-                        uniform
-                    } else {
-                        0.0
-                    }
-                } else {
-                    let sd = half * (m as f64 / 3.0).sqrt();
-                    let z = (g - m as f64 * p) / sd;
-                    (-0.5 * z * z).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt())
-                };
-                let x = (1.0 - STRAY) * pm * d;
-                ll += if x > 0.0 {
-                    (x + STRAY / span).ln()
-                } else {
-                    stray
-                };
+                let x = (1.0 - STRAY) * (pm * d + (1.0 - q) * single);
+                multi_ll[qi] += if x > 0.0 { (x + floor).ln() } else { stray };
             }
-            best = best.max(ll);
+        }
+        for (qi, &q) in MISS_GRID.iter().enumerate() {
+            let one = (1.0 - STRAY) * (1.0 - q) * uniform;
+            let mut ll = f64::from(inside) * (one + floor).ln() + f64::from(outside) * stray;
+            if multi_any {
+                ll += multi_ll[qi];
+            }
+            if ll > best.0 {
+                best = (ll, j);
+            }
         }
     }
     best
@@ -261,12 +300,19 @@ fn ll_timer(gaps: &[f64], p: f64, span: f64) -> f64 {
 /// exponentials, fitted by a few EM steps), which is how bursty traffic
 /// looks: short gaps inside a burst, long ones between bursts. Both
 /// densities fall monotonically, so neither can look like a timer.
-fn ll_random(gaps: &[f64], mean: f64) -> f64 {
+///
+/// Random arrivals are seen through the coalescing window: no gap is
+/// shorter than `dead`, so the gaps are modelled as `dead` plus an
+/// exponential (or a mixture). Without that, dense random traffic, whose
+/// short gaps coalescing has removed, looks like a timer of a few seconds.
+fn ll_random(gaps: &[f64], mean: f64, dead: f64) -> f64 {
+    let dead = dead.clamp(0.0, 0.5 * mean);
+    let mean = mean - dead;
     let k = gaps.len() as f64;
     let poisson = -k * (mean.ln() + 1.0);
     // Start from the means of the gaps below and above the mean.
     let (mut lo, mut nlo, mut hi, mut nhi) = (0.0, 0.0, 0.0, 0.0);
-    for &g in gaps {
+    for g in gaps.iter().map(|&g| (g - dead).max(0.0)) {
         if g < mean {
             lo += g;
             nlo += 1.0;
@@ -284,7 +330,7 @@ fn ll_random(gaps: &[f64], mean: f64) -> f64 {
     for _ in 0..EM_STEPS {
         let (mut sr, mut srg, mut sg) = (0.0, 0.0, 0.0);
         ll = 0.0;
-        for &g in gaps {
+        for g in gaps.iter().map(|&g| (g - dead).max(0.0)) {
             let a = w * (-g / m1).exp() / m1;
             let b = (1.0 - w) * (-g / m2).exp() / m2;
             let t = a + b;
@@ -433,6 +479,10 @@ pub fn human_secs(s: f64) -> String {
     }
 }
 
+/// One series to test: destinations, source, port, whether it is across
+/// destinations, and the indices of its attempts.
+type Series = (Vec<IpAddr>, IpAddr, u16, bool, Vec<usize>);
+
 /// What the detector did, for the run summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BeaconStats {
@@ -476,52 +526,64 @@ pub fn detect(
         }
     }
 
-    let mut scratch = Vec::new();
-    let mut times = Vec::new();
-    let mut out = Vec::new();
-    // Sorted keys: deterministic order whatever the hash map did.
+    // Series are fitted in parallel; sorted keys and an order-preserving
+    // collect keep the output deterministic whatever the hash map did.
+    let tested = AtomicU64::new(0);
+    let fit_all = |keys: Vec<Series>| -> Vec<Beacon> {
+        keys.into_par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(times, scratch), (dsts, src, dport, across, idx)| {
+                    let mut st = BeaconStats::default();
+                    let b = test_series(
+                        attempts,
+                        idx,
+                        cfg,
+                        &mut st,
+                        times,
+                        scratch,
+                        (src, dsts, dport, across),
+                    );
+                    tested.fetch_add(st.series_tested, Ordering::Relaxed);
+                    b
+                },
+            )
+            .flatten()
+            .collect()
+    };
     let mut dst_keys: Vec<_> = per_dst.into_iter().collect();
     dst_keys.sort_unstable_by_key(|a| a.0);
+    let mut out = fit_all(
+        dst_keys
+            .into_iter()
+            .map(|((src, dst, dport), idx)| (vec![dst], src, dport, false, idx))
+            .collect(),
+    );
     // Beats explained by a per-destination beacon, per (src, dport).
     let mut explained: BTreeMap<(IpAddr, u16), usize> = BTreeMap::new();
-    for ((src, dst, dport), idx) in dst_keys {
-        if let Some(b) = test_series(
-            attempts,
-            idx,
-            cfg,
-            &mut stats,
-            &mut times,
-            &mut scratch,
-            (src, vec![dst], dport, false),
-        ) {
-            *explained.entry((src, dport)).or_default() += b.fit.beats;
-            out.push(b);
-        }
+    for b in &out {
+        *explained.entry((b.src, b.dport)).or_default() += b.fit.beats;
     }
     let mut across_keys: Vec<_> = across.into_iter().collect();
     across_keys.sort_unstable_by_key(|a| a.0);
-    for ((src, dport), idx) in across_keys {
-        let dsts: BTreeSet<IpAddr> = idx.iter().map(|&i| attempts[i].tuple.dst).collect();
-        if dsts.len() < 2 {
-            continue; // the per-destination series is the same series
-        }
-        if let Some(b) = test_series(
-            attempts,
-            idx,
-            cfg,
-            &mut stats,
-            &mut times,
-            &mut scratch,
-            (src, dsts.into_iter().collect(), dport, true),
-        ) {
-            // Report the rotation only when per-destination beacons do not
-            // already account for most of it.
-            let seen = explained.get(&(src, dport)).copied().unwrap_or(0);
-            if seen * 2 < b.fit.beats {
-                out.push(b);
-            }
-        }
-    }
+    let rotating = fit_all(
+        across_keys
+            .into_iter()
+            .filter_map(|((src, dport), idx)| {
+                let dsts: BTreeSet<IpAddr> = idx.iter().map(|&i| attempts[i].tuple.dst).collect();
+                // One destination: the per-destination series is the same.
+                (dsts.len() >= 2).then(|| (dsts.into_iter().collect(), src, dport, true, idx))
+            })
+            .collect(),
+    );
+    // Report a rotation only when per-destination beacons do not already
+    // account for most of it.
+    out.extend(
+        rotating
+            .into_iter()
+            .filter(|b| explained.get(&(b.src, b.dport)).copied().unwrap_or(0) * 2 < b.fit.beats),
+    );
+    stats.series_tested = tested.into_inner();
     stats.beacons = out.len() as u64;
     out.sort_by(|a, b| {
         b.fit
@@ -573,7 +635,11 @@ fn test_series(
         return None;
     }
     stats.series_tested += 1;
-    let fit = fit(times, scratch)?;
+    let fit = fit(
+        times,
+        cfg.coalesce.0 as f64 / Ts::NANOS_PER_SEC as f64,
+        scratch,
+    )?;
     if !fit.is_beacon() {
         return None;
     }
@@ -646,7 +712,7 @@ mod tests {
     #[test]
     fn ten_beats_sixty_seconds_apart() {
         let t: Vec<f64> = (0..10).map(|i| f64::from(i) * 60.0).collect();
-        let f = fit(&t, &mut Vec::new()).unwrap();
+        let f = fit(&t, 1.0, &mut Vec::new()).unwrap();
         assert!(f.is_beacon(), "{f:?}");
         assert!((f.period_s - 60.0).abs() < 0.01);
         assert_eq!(f.missed, 0.0);
@@ -663,7 +729,7 @@ mod tests {
             .filter(|i| ![3, 7, 8, 12].contains(i))
             .map(|i| f64::from(i) * 60.0 + jit[i as usize % jit.len()])
             .collect();
-        let f = fit(&t, &mut Vec::new()).unwrap();
+        let f = fit(&t, 1.0, &mut Vec::new()).unwrap();
         assert!(f.is_beacon(), "{f:?}");
         assert!((f.period_s - 60.0).abs() < 1.0, "{f:?}");
         assert!((f.missed - 4.0 / 15.0).abs() < 0.01, "{f:?}");
@@ -675,7 +741,7 @@ mod tests {
         let gaps = [
             3.0, 170.0, 12.0, 45.0, 2.5, 300.0, 80.0, 7.0, 29.0, 150.0, 5.0,
         ];
-        let f = fit(&times_from_gaps(&gaps), &mut Vec::new()).unwrap();
+        let f = fit(&times_from_gaps(&gaps), 1.0, &mut Vec::new()).unwrap();
         assert!(!f.is_beacon(), "{f:?}");
         assert!(f.score < 0.5);
     }
@@ -693,9 +759,9 @@ mod tests {
     #[test]
     fn degenerate_series_do_not_panic() {
         let mut s = Vec::new();
-        assert!(fit(&[], &mut s).is_none());
-        assert!(fit(&[5.0, 5.0, 5.0, 5.0], &mut s).is_none());
-        let _ = fit(&[0.0, 1e-9, 1e12, 1e12 + 1.0], &mut s);
+        assert!(fit(&[], 1.0, &mut s).is_none());
+        assert!(fit(&[5.0, 5.0, 5.0, 5.0], 1.0, &mut s).is_none());
+        let _ = fit(&[0.0, 1e-9, 1e12, 1e12 + 1.0], 1.0, &mut s);
         assert!(rita_score(&[1.0, 1.0, 1.0]).is_finite());
     }
 }
