@@ -81,6 +81,7 @@ fn one_million_series() {
                 bad_checksum: false,
                 origin: Origin { input: 0, frame: 0 },
                 process: None,
+                flow: None,
             });
         }
     }

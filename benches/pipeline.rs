@@ -80,7 +80,15 @@ fn pipeline(c: &mut Criterion) {
         b.iter_batched(
             || out.signals.clone(),
             |signals| {
-                let a = run::analyze(vec![InputReport::new(&input())], signals, &policy, &opts);
+                let a = run::analyze(
+                    vec![InputReport::new(&input())],
+                    run::Evidence {
+                        signals,
+                        ..Default::default()
+                    },
+                    &policy,
+                    &opts,
+                );
                 black_box(a.findings.len())
             },
             BatchSize::LargeInput,
@@ -93,7 +101,10 @@ fn pipeline(c: &mut Criterion) {
                 .expect("generated capture reads");
             let a = run::analyze(
                 vec![InputReport::new(&input())],
-                out.signals,
+                run::Evidence {
+                    signals: out.signals,
+                    ..Default::default()
+                },
                 &policy,
                 &opts,
             );

@@ -416,6 +416,7 @@ fn many_destinations(r: &mut Rng, mean_gap: f64, span: f64, n: u32) -> Vec<Attem
                     frame: i as u64 + 1,
                 },
                 process: None,
+                flow: None,
             }
         })
         .collect()

@@ -80,15 +80,29 @@ pub struct TcpSeg {
     pub checksum_ok: Option<bool>,
 }
 
+/// A UDP datagram that is not a tunnel portent follows: flow exports
+/// (NetFlow, IPFIX) travel this way, so the capture reader looks at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpDgram<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    /// The UDP payload, as far as it was captured.
+    pub payload: &'a [u8],
+}
+
 /// What one packet turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decoded {
+pub enum Decoded<'a> {
     /// Not TCP (or a later IP fragment): nothing for portent.
     Other,
     /// A TCP segment that is not part of a handshake.
     Tcp,
     /// A SYN or SYN-ACK.
     Handshake(TcpSeg),
+    /// A UDP datagram (not a followed tunnel).
+    Udp(UdpDgram<'a>),
 }
 
 /// Decodes one packet captured on a link of type `linktype`.
@@ -96,7 +110,7 @@ pub enum Decoded {
 /// Errors are the reason the packet could not be decoded; they are counted,
 /// never fatal.
 #[inline]
-pub fn decode(linktype: u32, data: &[u8]) -> Result<Decoded, Skip> {
+pub fn decode(linktype: u32, data: &[u8]) -> Result<Decoded<'_>, Skip> {
     use linktype::*;
     match linktype {
         ETHERNET => ethernet(data, 0),
@@ -135,13 +149,13 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
 }
 
 #[inline]
-fn ethernet(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
+fn ethernet(data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     let et = be16(data, 12).ok_or(Skip::ShortLinkHeader)?;
     ethertype(et, &data[14..], depth)
 }
 
 /// Dispatches on an EtherType; follows VLAN tags, MPLS and PPPoE.
-fn ethertype(et: u16, data: &[u8], depth: u32) -> Result<Decoded, Skip> {
+fn ethertype(et: u16, data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     if depth > MAX_ENCAP_DEPTH {
         return Err(Skip::TunnelTooDeep);
     }
@@ -164,7 +178,7 @@ fn ethertype(et: u16, data: &[u8], depth: u32) -> Result<Decoded, Skip> {
     }
 }
 
-fn ppp(proto: u16, data: &[u8], depth: u32) -> Result<Decoded, Skip> {
+fn ppp(proto: u16, data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     match proto {
         0x0021 | 0x0057 => ip(data, depth),
         _ => Ok(Decoded::Other),
@@ -173,7 +187,7 @@ fn ppp(proto: u16, data: &[u8], depth: u32) -> Result<Decoded, Skip> {
 
 /// MPLS label stack, then IPv4/IPv6 by version nibble, or an Ethernet
 /// pseudowire behind a zero control word.
-fn mpls(mut data: &[u8], depth: u32) -> Result<Decoded, Skip> {
+fn mpls(mut data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     for _ in 0..MAX_ENCAP_DEPTH {
         let label = data.get(..4).ok_or(Skip::ShortLinkHeader)?;
         data = &data[4..];
@@ -191,7 +205,7 @@ fn mpls(mut data: &[u8], depth: u32) -> Result<Decoded, Skip> {
 
 /// NFLOG (Linux netfilter log): a 4-byte header, then TLVs in host byte
 /// order padded to 4 bytes; the packet is the NFULA_PAYLOAD (type 9) TLV.
-fn nflog(data: &[u8]) -> Result<Decoded, Skip> {
+fn nflog(data: &[u8]) -> Result<Decoded<'_>, Skip> {
     const NFULA_PAYLOAD: u16 = 9;
     let mut at = 4;
     if data.len() < at {
@@ -214,7 +228,7 @@ fn nflog(data: &[u8]) -> Result<Decoded, Skip> {
 }
 
 /// IPv4 or IPv6 (with extension headers), then TCP, or a tunnel inside.
-fn ip(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
+fn ip(data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     if depth > MAX_ENCAP_DEPTH {
         return Err(Skip::TunnelTooDeep);
     }
@@ -225,7 +239,7 @@ fn ip(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
 }
 
 /// [`ip`] without the fast path.
-fn ip_full(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
+fn ip_full(data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     let (slice, ext_err) = LaxIpSlice::from_slice(data).map_err(|_| Skip::BadIpHeader)?;
     // A cut or malformed IPv6 extension header (or IPv4 AH) hides the
     // transport protocol: the packet may have been a SYN, so count it.
@@ -249,7 +263,10 @@ fn ip_full(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
         IpNumber::TCP => tcp(&slice, body, payload.incomplete),
         IpNumber::IPV4 | IpNumber::IPV6 => ip(body, depth + 1),
         IpNumber::GRE => gre(body, depth + 1),
-        IpNumber::UDP => udp_tunnel(body, depth + 1),
+        IpNumber::UDP => {
+            let (src, dst) = addrs(&slice);
+            udp(src, dst, body, depth + 1)
+        }
         _ => Ok(Decoded::Other),
     }
 }
@@ -261,7 +278,7 @@ fn ip_full(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
 /// (header lengths within the packet, a whole TCP header present, SYN clear
 /// or RST set), and `None` for everything else, which takes the full path.
 #[inline]
-fn plain_tcp_fast_path(d: &[u8]) -> Option<Decoded> {
+fn plain_tcp_fast_path(d: &[u8]) -> Option<Decoded<'static>> {
     const TCP: u8 = 6;
     let first = *d.first()?;
     let seg_start = match first >> 4 {
@@ -292,7 +309,7 @@ fn plain_tcp_fast_path(d: &[u8]) -> Option<Decoded> {
 }
 
 /// GRE version 0 (RFC 2784/2890): flags say which optional words follow.
-fn gre(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
+fn gre(data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     let flags = be16(data, 0).ok_or(Skip::BadIpHeader)?;
     let proto = be16(data, 2).ok_or(Skip::BadIpHeader)?;
     if flags & 0x0007 != 0 {
@@ -308,30 +325,9 @@ fn gre(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
     ethertype(proto, inner, depth)
 }
 
-/// VXLAN (Ethernet inside) and Teredo (IPv6 inside) over UDP.
-fn udp_tunnel(data: &[u8], depth: u32) -> Result<Decoded, Skip> {
-    let (Some(sport), Some(dport)) = (be16(data, 0), be16(data, 2)) else {
-        return Ok(Decoded::Other);
-    };
-    let body = data.get(8..).unwrap_or(&[]);
-    if dport == VXLAN_PORT && body.len() >= 8 && body[0] & 0x08 != 0 {
-        return ethernet(&body[8..], depth);
-    }
-    if (sport == TEREDO_PORT || dport == TEREDO_PORT) && body.first().map(|b| b >> 4) == Some(6) {
-        return ip(body, depth);
-    }
-    Ok(Decoded::Other)
-}
-
-fn tcp(ip: &LaxIpSlice<'_>, seg: &[u8], incomplete: bool) -> Result<Decoded, Skip> {
-    if seg.len() < 14 {
-        return Err(Skip::ShortTcpHeader);
-    }
-    let flags = seg[13];
-    if flags & TCP_SYN == 0 || flags & TCP_RST != 0 {
-        return Ok(Decoded::Tcp);
-    }
-    let (src, dst) = match ip {
+/// The source and destination addresses of an IP packet.
+fn addrs(ip: &LaxIpSlice<'_>) -> (IpAddr, IpAddr) {
+    match ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             (
@@ -346,7 +342,40 @@ fn tcp(ip: &LaxIpSlice<'_>, seg: &[u8], incomplete: bool) -> Result<Decoded, Ski
                 IpAddr::V6(Ipv6Addr::from(h.destination())),
             )
         }
+    }
+}
+
+/// UDP: VXLAN (Ethernet inside) and Teredo (IPv6 inside) are followed;
+/// any other datagram is handed back whole, for the flow-export reader.
+fn udp(src: IpAddr, dst: IpAddr, data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
+    let (Some(sport), Some(dport)) = (be16(data, 0), be16(data, 2)) else {
+        return Ok(Decoded::Other);
     };
+    let body = data.get(8..).unwrap_or(&[]);
+    if dport == VXLAN_PORT && body.len() >= 8 && body[0] & 0x08 != 0 {
+        return ethernet(&body[8..], depth);
+    }
+    if (sport == TEREDO_PORT || dport == TEREDO_PORT) && body.first().map(|b| b >> 4) == Some(6) {
+        return ip(body, depth);
+    }
+    Ok(Decoded::Udp(UdpDgram {
+        src,
+        dst,
+        sport,
+        dport,
+        payload: body,
+    }))
+}
+
+fn tcp(ip: &LaxIpSlice<'_>, seg: &[u8], incomplete: bool) -> Result<Decoded<'static>, Skip> {
+    if seg.len() < 14 {
+        return Err(Skip::ShortTcpHeader);
+    }
+    let flags = seg[13];
+    if flags & TCP_SYN == 0 || flags & TCP_RST != 0 {
+        return Ok(Decoded::Tcp);
+    }
+    let (src, dst) = addrs(ip);
     let checksum_ok = if incomplete || seg.len() < 20 {
         None
     } else {

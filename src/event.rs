@@ -135,6 +135,28 @@ pub struct Attempt {
     pub origin: Origin,
     /// Process context, when a source (Sysmon, joined later) knows it.
     pub process: Option<ProcessContext>,
+    /// What the flow record knew, when the attempt came from a flow export.
+    pub flow: Option<Box<FlowInfo>>,
+}
+
+/// What a flow record tells about an attempt beyond its tuple and time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// 5, 9, or 10 (IPFIX).
+    pub version: u8,
+    /// Packets and bytes of the initiator's direction, as exported (not
+    /// multiplied by the sampling interval).
+    pub packets: u64,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    /// The exporter's address, when the export came over UDP.
+    pub exporter: Option<IpAddr>,
+    /// NetFlow v9 source ID or IPFIX observation domain (v5: 0).
+    pub observation_domain: u32,
+    pub in_if: Option<u32>,
+    pub out_if: Option<u32>,
+    /// 1 in N packets sampled, when the exporter says so.
+    pub sampling: Option<u32>,
 }
 
 /// What endpoint logs say about the process behind an attempt.

@@ -17,6 +17,7 @@ use crate::cli::policy::Policy;
 use crate::event::{Attempt, TcpSignal, Ts};
 use crate::filter::{Filter, Scope, Suppressed};
 use crate::source::capture::read_capture;
+use crate::source::flow::{self, ExportRef, FlowReader, FlowStats};
 use crate::source::{self, Input, SourceError};
 use crate::stats::{CaptureStats, Skip, SkipCounts, Warning};
 
@@ -43,6 +44,9 @@ pub struct InputReport {
     pub bad_checksum_syns: u64,
     pub odd_origlen: u64,
     pub skipped: SkipCounts,
+    /// Flow exports read from this input (in a capture or as a file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<FlowStats>,
     /// Why the input could not be read at all.
     pub error: Option<String>,
     /// A file found in a directory that is not a capture: noted, not an error.
@@ -78,6 +82,7 @@ impl InputReport {
             bad_checksum_syns: 0,
             odd_origlen: 0,
             skipped: SkipCounts::default(),
+            flows: None,
             error: None,
             note: None,
             warnings: Vec::new(),
@@ -97,45 +102,108 @@ impl InputReport {
     }
 }
 
+/// What reading the inputs gave: packet signals, and attempts already built
+/// from flow records.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    pub signals: Vec<TcpSignal>,
+    pub flow_attempts: Vec<Attempt>,
+}
+
+/// Flow-export messages an input holds, decoded after all inputs are read
+/// (in input order, so templates carry from one input to the next).
+enum Exports {
+    None,
+    /// Datagrams found in a capture, their bytes in an arena.
+    Capture(Vec<ExportRef>, Vec<u8>),
+    /// A file of export messages: its bytes and where each message is.
+    File(source::Data, Vec<(usize, usize)>),
+}
+
 /// Reads every input, in parallel across inputs; reports keep input order.
 pub fn read_inputs(
     inputs: &[Input],
     progress: &(dyn Fn(u64) + Sync),
-) -> (Vec<InputReport>, Vec<TcpSignal>) {
-    let per_input: Vec<(InputReport, Vec<TcpSignal>)> = inputs
+) -> (Vec<InputReport>, Evidence) {
+    let per_input: Vec<(InputReport, Vec<TcpSignal>, Exports)> = inputs
         .par_iter()
         .enumerate()
         .map(|(i, input)| read_one(i as u32, input, progress))
         .collect();
-    let total: usize = per_input.iter().map(|(_, s)| s.len()).sum();
-    let mut signals = Vec::with_capacity(total);
+    let total: usize = per_input.iter().map(|(_, s, _)| s.len()).sum();
+    let mut ev = Evidence {
+        signals: Vec::with_capacity(total),
+        flow_attempts: Vec::new(),
+    };
     let mut reports = Vec::with_capacity(per_input.len());
-    for (r, s) in per_input {
+    let mut flows: Option<FlowReader> = None;
+    for (idx, (r, s, exports)) in per_input.into_iter().enumerate() {
+        ev.signals.extend(s);
+        let name = &inputs[idx].name;
+        match exports {
+            Exports::None => {}
+            Exports::Capture(refs, bytes) => {
+                let reader = flows.get_or_insert_with(FlowReader::default);
+                reader.begin_input(idx as u32, name);
+                for e in &refs {
+                    reader.message(
+                        &bytes[e.start..e.start + e.len],
+                        Some((e.exporter, e.exporter_port)),
+                        0,
+                        e.frame,
+                    );
+                }
+            }
+            Exports::File(data, msgs) => {
+                let reader = flows.get_or_insert_with(FlowReader::default);
+                reader.begin_input(idx as u32, name);
+                for (n, &(at, len)) in msgs.iter().enumerate() {
+                    reader.message(&data[at..at + len], None, at as u64, n as u64 + 1);
+                }
+            }
+        }
         reports.push(r);
-        signals.extend(s);
     }
-    (reports, signals)
+    if let Some(reader) = flows {
+        let (attempts, per_input) = reader.finish();
+        ev.flow_attempts = attempts;
+        for (idx, (stats, warnings)) in per_input {
+            let r = &mut reports[idx as usize];
+            r.flows = Some(stats);
+            r.warnings_dropped.extend(warnings.dropped());
+            r.warnings.extend(warnings.kept);
+        }
+    }
+    (reports, ev)
 }
 
 fn read_one(
     idx: u32,
     input: &Input,
     progress: &(dyn Fn(u64) + Sync),
-) -> (InputReport, Vec<TcpSignal>) {
+) -> (InputReport, Vec<TcpSignal>, Exports) {
     let mut report = InputReport::new(input);
     let data = match source::load(input) {
         Ok(d) => d,
         Err(SourceError::Empty { .. }) if input.from_dir => {
             report.note = Some("empty file, skipped".into());
-            return (report, Vec::new());
+            return (report, Vec::new(), Exports::None);
         }
         Err(e) => {
             report.error = Some(e.to_string());
-            return (report, Vec::new());
+            return (report, Vec::new(), Exports::None);
         }
     };
     match read_capture(&input.name, &data, idx, progress) {
-        Ok(out) => {
+        Ok(mut out) => {
+            let exports = if out.exports.is_empty() {
+                Exports::None
+            } else {
+                Exports::Capture(
+                    std::mem::take(&mut out.exports),
+                    std::mem::take(&mut out.export_bytes),
+                )
+            };
             report.format = out.format.map(|f| f.name());
             report.set_stats(&out.stats);
             report.warnings_dropped = out.warnings.dropped().collect();
@@ -151,16 +219,44 @@ fn read_one(
                     },
                 );
             }
-            (report, out.signals)
+            (report, out.signals, exports)
         }
-        Err(SourceError::NotACapture { .. }) if input.from_dir => {
-            report.skipped.add(Skip::NotACapture, 1);
-            report.note = Some("not a capture, skipped".into());
-            (report, Vec::new())
+        Err(e @ SourceError::NotACapture { .. }) => {
+            // Not a capture: perhaps a file of export messages (an RFC 5655
+            // IPFIX file, NetFlow datagrams as a collector saved them).
+            if let Some(flow::Split {
+                messages: msgs,
+                cut,
+            }) = flow::split_messages(&data)
+            {
+                report.format = Some("flow-export");
+                report.bytes = data.len() as u64;
+                if let Some((at, why)) = cut {
+                    report.skipped.add(Skip::BadRecordLength, 1);
+                    report.warnings.push(Warning {
+                        reason: Skip::BadRecordLength.name(),
+                        offset: at as u64,
+                        frame: Some(msgs.len() as u64 + 1),
+                        message: format!(
+                            "export message {}: {why}; {} byte(s) from here not read",
+                            msgs.len() + 1,
+                            data.len() - at
+                        ),
+                    });
+                }
+                return (report, Vec::new(), Exports::File(data, msgs));
+            }
+            if input.from_dir {
+                report.skipped.add(Skip::NotACapture, 1);
+                report.note = Some("not a capture, skipped".into());
+            } else {
+                report.error = Some(e.to_string());
+            }
+            (report, Vec::new(), Exports::None)
         }
         Err(e) => {
             report.error = Some(e.to_string());
-            (report, Vec::new())
+            (report, Vec::new(), Exports::None)
         }
     }
 }
@@ -228,11 +324,15 @@ pub struct Summary {
 /// Filters, scores and groups the attempts from `signals`.
 pub fn analyze(
     inputs: Vec<InputReport>,
-    signals: Vec<TcpSignal>,
+    evidence: Evidence,
     policy: &Policy,
     opts: &RunOptions,
 ) -> Analysis {
-    let attempts = attempts::build(signals, &opts.rules);
+    let mut attempts = attempts::build(evidence.signals, &opts.rules);
+    if !evidence.flow_attempts.is_empty() {
+        attempts.extend(evidence.flow_attempts);
+        attempts.sort_by_key(|a| (a.ts, a.origin, a.tuple));
+    }
     let filter = Filter::new(policy);
     let verdicts: Vec<Verdict> = attempts
         .iter()

@@ -75,6 +75,7 @@ pub fn build(mut signals: Vec<TcpSignal>, rules: &AttemptRules) -> Vec<Attempt> 
             bad_checksum: s.checksum_ok == Some(false),
             origin: s.origin,
             process: None,
+            flow: None,
         });
     }
     for s in signals.iter().filter(|s| s.kind == SignalKind::SynAck) {

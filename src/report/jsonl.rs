@@ -26,6 +26,21 @@ struct AttemptRec<'a> {
     tier: u8,
     suppressed: Option<String>,
     bad_checksum: bool,
+    /// What the flow record knew; null for attempts seen as packets.
+    flow: Option<FlowRec>,
+}
+
+#[derive(Serialize)]
+struct FlowRec {
+    version: u8,
+    packets: u64,
+    bytes: u64,
+    duration_ms: u64,
+    exporter: Option<String>,
+    observation_domain: u32,
+    in_if: Option<u32>,
+    out_if: Option<u32>,
+    sampling: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -121,6 +136,17 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                 tier: v.tier,
                 suppressed: v.suppressed.as_ref().map(|s| s.label()),
                 bad_checksum: at.bad_checksum,
+                flow: at.flow.as_deref().map(|f| FlowRec {
+                    version: f.version,
+                    packets: f.packets,
+                    bytes: f.bytes,
+                    duration_ms: f.duration_ms,
+                    exporter: f.exporter.map(|e| e.to_string()),
+                    observation_domain: f.observation_domain,
+                    in_if: f.in_if,
+                    out_if: f.out_if,
+                    sampling: f.sampling,
+                }),
             },
         )?;
     }

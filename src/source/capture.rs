@@ -13,6 +13,7 @@ use crate::decode::{self, Decoded, TCP_ACK};
 use crate::event::{FiveTuple, Origin, Proto, SignalKind, TcpSignal, Ts};
 use crate::stats::{CaptureStats, Skip, Warning, Warnings};
 
+use super::flow::{self, ExportRef};
 use super::{magic_hex, pcap, pcapng, sniff, Format, SourceError};
 
 /// How often (in input bytes) readers report progress.
@@ -36,6 +37,10 @@ pub struct CaptureOutput {
     /// Stretches read in parallel (1: one sequential walk).
     pub chunks: usize,
     pub signals: Vec<TcpSignal>,
+    /// Flow-export datagrams found in the capture, in frame order; their
+    /// bytes are in `export_bytes` (one arena, not one allocation each).
+    pub exports: Vec<ExportRef>,
+    pub export_bytes: Vec<u8>,
     pub stats: CaptureStats,
     pub warnings: Warnings,
 }
@@ -109,6 +114,21 @@ impl<'p> PacketSink<'p> {
                         frame,
                     },
                 });
+            }
+            Ok(Decoded::Udp(u)) => {
+                if flow::looks_like_export(u.payload, flow::COLLECTOR_PORTS.contains(&u.dport)) {
+                    let start = self.out.export_bytes.len();
+                    self.out.export_bytes.extend_from_slice(u.payload);
+                    self.out.exports.push(ExportRef {
+                        ts,
+                        exporter: u.src,
+                        exporter_port: u.sport,
+                        collector_port: u.dport,
+                        frame,
+                        start,
+                        len: u.payload.len(),
+                    });
+                }
             }
             Err(reason) => self.skip_packet(reason, linktype, frame, offset),
         }
@@ -248,6 +268,13 @@ pub fn read_records(
                 for s in &mut part.signals {
                     s.origin.frame += base;
                 }
+                let arena = out.export_bytes.len();
+                for e in &mut part.exports {
+                    e.frame += base;
+                    e.start += arena;
+                }
+                out.exports.append(&mut part.exports);
+                out.export_bytes.append(&mut part.export_bytes);
                 for w in &mut part.warnings.kept {
                     if let Some(f) = &mut w.frame {
                         *f += base;

@@ -1,0 +1,156 @@
+//! Flow exports (NetFlow v5/v9, IPFIX) on real exporters' data from
+//! `../shared/data/netflow`, with pmacct's expected flows as the oracle.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+fn conns(args: &[&str]) -> Vec<Value> {
+    let mut a = vec!["conns", "-q", "-f", "jsonl", "--include-private"];
+    a.extend_from_slice(args);
+    common::jsonl(&a).0
+}
+
+fn per_input(recs: &[Value]) -> Vec<Value> {
+    common::of_type(recs, "summary")[0]["per_input"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn every_logstash_datagram_decodes_and_invalid_ones_say_why() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = data.join("netflow/logstash-codec-netflow");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".dat"))
+        .collect();
+    files.sort();
+    // Templates before data, as an exporter sends them.
+    files.sort_by_key(|f| {
+        let n = Path::new(f)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        !(n.contains("tpl") || n.contains("opt"))
+    });
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let recs = conns(&args);
+    let inputs = per_input(&recs);
+    assert_eq!(inputs.len(), files.len());
+    for r in &inputs {
+        let name = r["input"].as_str().unwrap();
+        assert!(r["error"].is_null(), "{name}: {}", r["error"]);
+        assert_eq!(r["format"], "flow-export", "{name}");
+        if name.contains("netflow5_test_invalid") {
+            // The header claims more records than a datagram holds.
+            assert_eq!(r["skipped"]["bad_record_length"], 1, "{name}");
+            assert_eq!(r["flows"]["messages"], 0, "{name}");
+        } else {
+            assert!(r["flows"]["messages"].as_u64().unwrap() >= 1, "{name}");
+        }
+    }
+    let by_name = |n: &str| {
+        inputs
+            .iter()
+            .find(|r| r["input"].as_str().unwrap().ends_with(n))
+            .unwrap()["flows"]
+            .clone()
+    };
+    // NetFlow v5 from a MikroTik: 30 records, 11 TCP with SYN.
+    let m = by_name("netflow5_test_microtik.dat");
+    assert_eq!(
+        (m["records"].as_u64(), m["syn_records"].as_u64()),
+        (Some(30), Some(11))
+    );
+    // IPFIX data decoded with the template from the file before it.
+    assert!(
+        by_name("ipfix_test_mikrotik_data258.dat")["records"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        by_name("netflow9_test_paloalto_panos_data.dat")["syn_records"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // Attempts from flows carry what the record knew.
+    let a = common::of_type(&recs, "attempt");
+    assert!(!a.is_empty());
+    assert!(a.iter().all(|a| a["flow"]["version"].as_u64().is_some()));
+}
+
+#[test]
+fn pmacct_router_exports_give_the_flows_nfacctd_gives() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = data.join("netflow/pmacct-tests");
+    for (test, records) in [
+        ("100-IPFIXv10-CISCO", 12),
+        ("101-NFv9-CISCO-cust_primitives", 51),
+    ] {
+        let t = dir.join(test);
+        let recs = conns(&[t.join("traffic-00.pcap").to_str().unwrap()]);
+        let flows = &per_input(&recs)[0]["flows"];
+        assert_eq!(flows["records"], records, "{test}");
+        assert_eq!(flows["bad_messages"], 0, "{test}");
+        // The oracle: nfacctd's records with SYN among their TCP flags.
+        let want: BTreeSet<(String, u64, String, u64)> =
+            std::fs::read_to_string(t.join("output-flow-00.json"))
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .filter(|r| r["ip_proto"] == "tcp" && r["tcp_flags"].to_string().contains("SYN"))
+                .map(|r| {
+                    (
+                        r["ip_src"].as_str().unwrap().to_string(),
+                        r["port_src"].as_u64().unwrap(),
+                        r["ip_dst"].as_str().unwrap().to_string(),
+                        r["port_dst"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+        let got: BTreeSet<(String, u64, String, u64)> = common::of_type(&recs, "attempt")
+            .iter()
+            .map(|a| {
+                (
+                    a["src"].as_str().unwrap().to_string(),
+                    a["sport"].as_u64().unwrap(),
+                    a["dst"].as_str().unwrap().to_string(),
+                    a["dport"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{test}");
+        for a in common::of_type(&recs, "attempt") {
+            assert_eq!(a["flow"]["exporter"], "138.187.57.55", "{test}");
+        }
+    }
+}
+
+#[test]
+fn netflow_v5_in_a_capture() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    // One real v5 datagram on UDP 9990 (not a usual collector port: found
+    // by content), 29 flows.
+    let p = data.join("netflow/akvorado/nfv5.pcap");
+    let recs = conns(&[p.to_str().unwrap()]);
+    let r = &per_input(&recs)[0];
+    assert_eq!(r["format"], "pcap");
+    assert_eq!(r["flows"]["messages"], 1);
+    assert_eq!(r["flows"]["records"], 29);
+}
