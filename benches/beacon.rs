@@ -19,16 +19,8 @@ use criterion::{Criterion, Throughput};
 use portent::analysis::beacon::{self, BeaconConfig};
 use portent::event::{Attempt, FiveTuple, Origin, Proto, Ts};
 
-struct Rng(u64);
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+/// SplitMix64, so generated series are the same on every run.
+use portent::synth::SplitMix64 as Rng;
 
 fn series(r: &mut Rng, beats: usize, timer: bool) -> Vec<f64> {
     let mut t = 0.0;

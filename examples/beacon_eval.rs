@@ -25,25 +25,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use portent::analysis::beacon::{self, BeaconConfig};
 use portent::event::{Attempt, FiveTuple, Origin, Proto, Ts};
 
-/// SplitMix64: small, fast, and the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn exp(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.unit()).ln()
-    }
-}
+/// SplitMix64, so generated series are the same on every run.
+use portent::synth::SplitMix64 as Rng;
 
 /// A negative series: (rng, mean gap, span) to times.
 type Generator = fn(&mut Rng, f64, f64) -> Vec<f64>;

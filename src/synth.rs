@@ -260,3 +260,28 @@ fn put16(v: &mut Vec<u8>, be: bool, x: u16) {
 fn put32(v: &mut Vec<u8>, be: bool, x: u32) {
     v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
 }
+
+/// splitmix64 (Steele, Lea, Flood 2014): a tiny PRNG with a fixed output per
+/// seed, so generated inputs, evaluations and benchmarks are reproducible.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Exponential with the given mean.
+    pub fn exp(&mut self, mean: f64) -> f64 {
+        -mean * (1.0 - self.unit()).ln()
+    }
+}

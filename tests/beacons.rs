@@ -25,17 +25,8 @@ fn scan(args: &[&str]) -> Vec<Value> {
     recs
 }
 
-/// SplitMix64, so the generated series are the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+/// SplitMix64, so generated series are the same on every run.
+use portent::synth::SplitMix64 as Rng;
 
 /// Writes one SYN from `src` to each (time in seconds, destination).
 fn write_syns(path: &Path, src: &str, syns: &[(f64, String)]) {
