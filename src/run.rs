@@ -139,12 +139,11 @@ pub fn read_inputs(
     let mut flows: Option<FlowReader> = None;
     for (idx, (r, s, exports)) in per_input.into_iter().enumerate() {
         ev.signals.extend(s);
-        let name = &inputs[idx].name;
         match exports {
             Exports::None => {}
             Exports::Capture(refs, bytes) => {
                 let reader = flows.get_or_insert_with(FlowReader::default);
-                reader.begin_input(idx as u32, name);
+                reader.begin_input(idx as u32);
                 for e in &refs {
                     reader.message(
                         &bytes[e.start..e.start + e.len],
@@ -156,7 +155,7 @@ pub fn read_inputs(
             }
             Exports::File(data, msgs) => {
                 let reader = flows.get_or_insert_with(FlowReader::default);
-                reader.begin_input(idx as u32, name);
+                reader.begin_input(idx as u32);
                 for (n, &(at, len)) in msgs.iter().enumerate() {
                     reader.message(&data[at..at + len], None, at as u64, n as u64 + 1);
                 }

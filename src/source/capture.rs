@@ -120,10 +120,8 @@ impl<'p> PacketSink<'p> {
                     let start = self.out.export_bytes.len();
                     self.out.export_bytes.extend_from_slice(u.payload);
                     self.out.exports.push(ExportRef {
-                        ts,
                         exporter: u.src,
                         exporter_port: u.sport,
-                        collector_port: u.dport,
                         frame,
                         start,
                         len: u.payload.len(),

@@ -27,7 +27,7 @@ use netflow_parser::variable_versions::ipfix::{FlowSetBody as IpfixBody, IPFix};
 use netflow_parser::variable_versions::ipfix_lookup::{
     IANAIPFixField, IPFixField, ReverseInformationElement,
 };
-use netflow_parser::variable_versions::v9::{FlowSetBody as V9Body, V9};
+use netflow_parser::variable_versions::v9::{FlowSetBody as V9Body, V9FlowRecord, V9};
 use netflow_parser::{NetflowPacket, NetflowParser, PendingFlowsConfig};
 
 use crate::decode::{TCP_ACK, TCP_SYN};
@@ -65,10 +65,8 @@ const REVERSE_PEN: u32 = 29305;
 /// One export datagram found in a capture, its bytes in an arena.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExportRef {
-    pub ts: Ts,
     pub exporter: IpAddr,
     pub exporter_port: u16,
-    pub collector_port: u16,
     pub frame: u64,
     /// Where the datagram's bytes are in the arena.
     pub start: usize,
@@ -124,7 +122,7 @@ pub struct Split {
 pub fn split_messages(data: &[u8]) -> Option<Split> {
     let version = be16(data, 0)?;
     if version == 9 {
-        return looks_like_export(data, true).then(|| Split {
+        return looks_like_export(data, false).then(|| Split {
             messages: vec![(0, data.len())],
             cut: None,
         });
@@ -202,21 +200,6 @@ pub struct FlowStats {
     pub too_many_exporters: u64,
 }
 
-impl FlowStats {
-    pub fn merge(&mut self, o: &FlowStats) {
-        self.messages += o.messages;
-        self.records += o.records;
-        self.syn_records += o.syn_records;
-        self.continuation_records += o.continuation_records;
-        self.tcp_records_without_flags += o.tcp_records_without_flags;
-        self.paired_responder_records += o.paired_responder_records;
-        self.data_replayed += o.data_replayed;
-        self.data_without_template += o.data_without_template;
-        self.bad_messages += o.bad_messages;
-        self.too_many_exporters += o.too_many_exporters;
-    }
-}
-
 /// A TCP flow record, reduced to what portent uses.
 #[derive(Clone, Debug)]
 struct TcpFlow {
@@ -238,11 +221,10 @@ type Scope = (Option<IpAddr>, u16, u16, u32);
 /// datagram saved in one file decodes the data saved in the next.
 pub struct FlowReader {
     input: u32,
-    name: String,
     scopes: HashMap<Scope, NetflowParser>,
     /// The last input that sent to each scope (data still waiting for a
     /// template at the end is counted there).
-    scope_input: HashMap<Scope, (u32, String)>,
+    scope_input: HashMap<Scope, u32>,
     /// Sampling interval announced in options data, per scope.
     sampling: HashMap<Scope, u32>,
     flows: Vec<TcpFlow>,
@@ -254,7 +236,6 @@ impl Default for FlowReader {
     fn default() -> Self {
         FlowReader {
             input: 0,
-            name: String::new(),
             scopes: HashMap::new(),
             scope_input: HashMap::new(),
             sampling: HashMap::new(),
@@ -265,10 +246,9 @@ impl Default for FlowReader {
 }
 
 impl FlowReader {
-    /// Messages from now on come from input `input`, called `name`.
-    pub fn begin_input(&mut self, input: u32, name: &str) {
+    /// Messages from now on come from input `input`.
+    pub fn begin_input(&mut self, input: u32) {
         self.input = input;
-        self.name = name.to_string();
         self.per_input.entry(input).or_default();
     }
 
@@ -276,14 +256,22 @@ impl FlowReader {
         &mut self.per_input.entry(self.input).or_default().0
     }
 
-    fn warn(&mut self, reason: &'static str, offset: u64, frame: Option<u64>, message: String) {
+    /// Keeps a warning while the per-reason bound allows; the message is
+    /// only formatted then.
+    fn warn(
+        &mut self,
+        reason: &'static str,
+        offset: u64,
+        frame: Option<u64>,
+        message: impl FnOnce() -> String,
+    ) {
         let w = &mut self.per_input.entry(self.input).or_default().1;
         if w.wants(reason) {
             w.push(Warning {
                 reason,
                 offset,
                 frame,
-                message,
+                message: message(),
             });
         }
     }
@@ -307,18 +295,14 @@ impl FlowReader {
             10 => be32(msg, 12).unwrap_or(0),
             _ => 0,
         };
-        let from = match exporter {
-            Some((a, p)) => format!("exporter {a}:{p}"),
-            None => "file".to_string(),
-        };
         if !matches!(version, 5 | 9 | 10) {
             self.stats().bad_messages += 1;
-            self.warn(
-                "bad_flow_message",
-                offset,
-                Some(frame),
-                format!("{from}: NetFlow version {version} is not read (5, 9 and IPFIX are)"),
-            );
+            self.warn("bad_flow_message", offset, Some(frame), || {
+                format!(
+                    "{}: NetFlow version {version} is not read (5, 9 and IPFIX are)",
+                    describe(exporter)
+                )
+            });
             return;
         }
         let scope: Scope = (
@@ -330,12 +314,12 @@ impl FlowReader {
         if !self.scopes.contains_key(&scope) {
             if self.scopes.len() >= MAX_SCOPES {
                 self.stats().too_many_exporters += 1;
-                self.warn(
-                    "too_many_exporters",
-                    offset,
-                    Some(frame),
-                    format!("{from}: more than {MAX_SCOPES} exporters and observation domains; not decoded"),
-                );
+                self.warn("too_many_exporters", offset, Some(frame), || {
+                    format!(
+                        "{}: more than {MAX_SCOPES} exporters and observation domains; not decoded",
+                        describe(exporter)
+                    )
+                });
                 return;
             }
             let pending = PendingFlowsConfig {
@@ -350,8 +334,7 @@ impl FlowReader {
                 .expect("static parser configuration is valid");
             self.scopes.insert(scope, parser);
         }
-        self.scope_input
-            .insert(scope, (self.input, self.name.clone()));
+        self.scope_input.insert(scope, self.input);
         let parser = self.scopes.get_mut(&scope).expect("inserted above");
         let result = parser.parse_bytes(msg);
         let origin = Origin {
@@ -368,33 +351,23 @@ impl FlowReader {
         }
         if let Some(e) = result.error {
             self.stats().bad_messages += 1;
-            let what = match &e {
-                netflow_parser::NetflowError::Incomplete { available, context } => {
-                    format!("message cut short ({available} bytes; {context})")
-                }
-                other => {
-                    // netflow_parser's parse errors embed the input bytes:
-                    // keep the words and nom's error kind, not the dump.
-                    let s = format!("{other}");
-                    let head = s.split(" { input").next().unwrap_or(&s);
-                    let code = s
-                        .find("code: ")
-                        .map(|i| s[i + 6..].split([' ', ',', '}']).next().unwrap_or(""))
-                        .unwrap_or("");
-                    let mut m: String = head.chars().take(160).collect();
-                    if !code.is_empty() {
-                        m.push_str(&format!(" ({code})"));
-                    }
-                    m
-                }
-            };
-            self.warn(
-                "bad_flow_message",
-                offset,
-                Some(frame),
-                format!("{from}: {what}"),
-            );
+            self.warn("bad_flow_message", offset, Some(frame), || {
+                format!("{}: {}", describe(exporter), error_text(&e))
+            });
         }
+    }
+
+    /// A data set that came before its template and found the (bounded)
+    /// waiting room full.
+    fn dropped_data(&mut self, ctx: &Ctx, template_id: u16, frame: u64) {
+        self.stats().data_without_template += 1;
+        self.warn("data_without_template", 0, Some(frame), || {
+            format!(
+                "{}, observation domain {}: data for template {template_id} before the template, and the waiting room (bounded) is full; not read",
+                describe(ctx.exporter),
+                ctx.domain
+            )
+        });
     }
 
     fn v5(&mut self, v5: &V5, exporter: Option<(IpAddr, u16)>, domain: u32, origin: Origin) {
@@ -442,17 +415,12 @@ impl FlowReader {
             version: 9,
             export,
             sys_up_time_ms: Some(h.sys_up_time),
-            exporter: exporter.map(|e| e.0),
+            exporter,
             domain: h.source_id,
         };
         for fs in &v9.flowsets {
             match &fs.body {
-                V9Body::Data(d) => {
-                    for rec in &d.fields {
-                        let fields = rec.iter().map(|(f, v)| (Field::Iana(*f as u16), v));
-                        self.record(fields, &ctx, scope, origin);
-                    }
-                }
+                V9Body::Data(d) => self.v9_records(&d.fields, &ctx, scope, origin),
                 V9Body::OptionsData(d) => {
                     for rec in &d.fields {
                         for opts in &rec.options_fields {
@@ -461,14 +429,7 @@ impl FlowReader {
                         }
                     }
                 }
-                V9Body::NoTemplate(info) => {
-                    self.stats().data_without_template += 1;
-                    let m = format!(
-                        "{}, source ID {}: data for template {} before the template, and the waiting room (bounded) is full; not read",
-                        from_text(ctx.exporter), ctx.domain, info.template_id
-                    );
-                    self.warn("data_without_template", 0, Some(origin.frame), m);
-                }
+                V9Body::NoTemplate(info) => self.dropped_data(&ctx, info.template_id, origin.frame),
                 _ => {}
             }
         }
@@ -480,7 +441,7 @@ impl FlowReader {
             version: 10,
             export: Ts::from_parts(i64::from(h.export_time), 0),
             sys_up_time_ms: None,
-            exporter: exporter.map(|e| e.0),
+            exporter,
             domain: h.observation_domain_id,
         };
         for fs in &m.flowsets {
@@ -495,27 +456,25 @@ impl FlowReader {
                         );
                     }
                 }
-                IpfixBody::V9Data(d) => {
-                    for rec in &d.fields {
-                        let fields = rec.iter().map(|(f, v)| (Field::Iana(*f as u16), v));
-                        self.record(fields, &ctx, scope, origin);
-                    }
-                }
+                IpfixBody::V9Data(d) => self.v9_records(&d.fields, &ctx, scope, origin),
                 IpfixBody::OptionsData(d) => {
                     for rec in &d.fields {
                         self.options(rec.iter().map(|(f, v)| (ipfix_field(f), v)), scope);
                     }
                 }
                 IpfixBody::NoTemplate(info) => {
-                    self.stats().data_without_template += 1;
-                    let m = format!(
-                        "{}, observation domain {}: data for template {} before the template, and the waiting room (bounded) is full; not read",
-                        from_text(ctx.exporter), ctx.domain, info.template_id
-                    );
-                    self.warn("data_without_template", 0, Some(origin.frame), m);
+                    self.dropped_data(&ctx, info.template_id, origin.frame)
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Data records laid out by a NetFlow v9 template (also inside IPFIX).
+    fn v9_records(&mut self, recs: &[V9FlowRecord], ctx: &Ctx, scope: Scope, origin: Origin) {
+        for rec in recs {
+            let fields = rec.iter().map(|(f, v)| (Field::Iana(*f as u16), v));
+            self.record(fields, ctx, scope, origin);
         }
     }
 
@@ -572,7 +531,7 @@ impl FlowReader {
                 packets: r.packets.unwrap_or(0),
                 bytes: r.bytes.unwrap_or(0),
                 duration_ms: end.0.saturating_sub(start.0).max(0) as u64 / 1_000_000,
-                exporter: ctx.exporter,
+                exporter: ctx.exporter.map(|e| e.0),
                 observation_domain: ctx.domain,
                 in_if: r.in_if,
                 out_if: r.out_if,
@@ -615,7 +574,7 @@ impl FlowReader {
                     .metrics
                     .pending_replayed
                     .load(Ordering::Relaxed);
-            let Some((input, _)) = self.scope_input.get(scope) else {
+            let Some(input) = self.scope_input.get(scope) else {
                 continue;
             };
             let (stats, warnings) = self.per_input.entry(*input).or_default();
@@ -623,7 +582,7 @@ impl FlowReader {
             stats.data_without_template += waiting;
             if waiting > 0 && warnings.wants("data_without_template") {
                 let (exporter, port, _, domain) = scope;
-                let from = exporter.map_or("file".to_string(), |e| format!("exporter {e}:{port}"));
+                let from = describe(exporter.map(|e| (e, *port)));
                 warnings.push(Warning {
                     reason: "data_without_template",
                     offset: 0,
@@ -762,7 +721,7 @@ struct Ctx {
     export: Ts,
     /// NetFlow v9: the exporter's uptime at export, in ms.
     sys_up_time_ms: Option<u32>,
-    exporter: Option<IpAddr>,
+    exporter: Option<(IpAddr, u16)>,
     domain: u32,
 }
 
@@ -934,8 +893,27 @@ fn number(v: &FieldValue) -> Option<u64> {
     }
 }
 
-fn from_text(exporter: Option<IpAddr>) -> String {
-    exporter.map_or_else(|| "file".to_string(), |e| format!("exporter {e}"))
+/// Who sent a message, for warnings.
+fn describe(exporter: Option<(IpAddr, u16)>) -> String {
+    exporter.map_or_else(|| "file".to_string(), |(a, p)| format!("exporter {a}:{p}"))
+}
+
+/// netflow_parser's error, for a warning. Its parse errors embed the input
+/// bytes: keep the words and nom's error kind, not the dump.
+fn error_text(e: &netflow_parser::NetflowError) -> String {
+    if let netflow_parser::NetflowError::Incomplete { available, context } = e {
+        return format!("message cut short ({available} bytes; {context})");
+    }
+    let s = e.to_string();
+    let head = s.split(" { input").next().unwrap_or(&s);
+    let mut m: String = head.chars().take(160).collect();
+    if let Some(i) = s.find("code: ") {
+        let code = s[i + 6..].split([' ', ',', '}']).next().unwrap_or("");
+        if !code.is_empty() {
+            m.push_str(&format!(" ({code})"));
+        }
+    }
+    m
 }
 
 fn be16(d: &[u8], at: usize) -> Option<u16> {
