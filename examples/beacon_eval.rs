@@ -142,20 +142,29 @@ struct Tally {
     rita_sum: f64,
 }
 
+/// Both scorers' verdicts on one series, computed once and counted in
+/// every table the series belongs to.
+struct Judged {
+    testable: bool,
+    portent: bool,
+    rita_score: f64,
+}
+
+fn judge(t: &[f64], cfg: &BeaconConfig, scratch: &mut Vec<f64>) -> Judged {
+    Judged {
+        testable: t.len() >= cfg.min_beats,
+        portent: portent_says(t, cfg, scratch),
+        rita_score: beacon::rita_score(t),
+    }
+}
+
 impl Tally {
-    fn add(&mut self, t: &[f64], cfg: &BeaconConfig, scratch: &mut Vec<f64>) {
+    fn add(&mut self, v: &Judged) {
         self.series += 1;
-        if t.len() >= cfg.min_beats {
-            self.testable += 1;
-        }
-        if portent_says(t, cfg, scratch) {
-            self.portent += 1;
-        }
-        let s = beacon::rita_score(t);
-        self.rita_sum += s;
-        if t.len() >= cfg.min_beats && s >= RITA_CUT {
-            self.rita += 1;
-        }
+        self.testable += u64::from(v.testable);
+        self.portent += u64::from(v.portent);
+        self.rita_sum += v.rita_score;
+        self.rita += u64::from(v.testable && v.rita_score >= RITA_CUT);
     }
     fn pct(n: u64, d: u64) -> String {
         if d == 0 {
@@ -203,24 +212,20 @@ fn main() {
                     for _ in 0..trials {
                         let mut t = timer(&mut r, p, j, q, span);
                         coalesce(&mut t);
-                        tally.add(&t, &cfg, &mut scratch);
+                        let v = judge(&t, &cfg, &mut scratch);
+                        tally.add(&v);
                         if q <= 0.2 {
                             if let Some(b) = BEAT_BUCKETS.iter().rposition(|&(lo, _)| t.len() >= lo)
                             {
-                                by_beats[b][ji].add(&t, &cfg, &mut scratch);
+                                by_beats[b][ji].add(&v);
                             }
                         }
-                        if j <= 0.5 && q <= 0.2 && t.len() >= cfg.min_beats {
-                            let found = portent_says(&t, &cfg, &mut scratch);
-                            let rita = beacon::rita_score(&t) >= RITA_CUT;
-                            let h = if t.len() >= HEADLINE_BEATS {
-                                &mut headline
+                        if j <= 0.5 && q <= 0.2 && v.testable {
+                            if t.len() >= HEADLINE_BEATS {
+                                headline.add(&v);
                             } else {
-                                &mut short
-                            };
-                            h.series += 1;
-                            h.portent += u64::from(found);
-                            h.rita += u64::from(rita);
+                                short.add(&v);
+                            }
                         }
                     }
                     println!(
@@ -271,7 +276,7 @@ fn main() {
                     for _ in 0..trials {
                         let mut t = cobalt(&mut r, p, j, q, span);
                         coalesce(&mut t);
-                        tally.add(&t, &cfg, &mut scratch);
+                        tally.add(&judge(&t, &cfg, &mut scratch));
                     }
                     println!(
                         "| {} | {} h | {:.0} % | {:.0} % | {} | {} | {} |",
@@ -305,8 +310,9 @@ fn main() {
                 for _ in 0..trials {
                     let mut t = gen(&mut r, p, span);
                     coalesce(&mut t);
-                    tally.add(&t, &cfg, &mut scratch);
-                    neg.add(&t, &cfg, &mut scratch);
+                    let v = judge(&t, &cfg, &mut scratch);
+                    tally.add(&v);
+                    neg.add(&v);
                 }
                 println!(
                     "| {name} | {} | {} h | {} | {} | {:.3} | {} |",
