@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 
 use portent::analysis::beacon::{self, BeaconConfig};
-use portent::event::{Attempt, FiveTuple, Origin, Proto, Ts};
+use portent::synth;
 
 /// SplitMix64, so generated series are the same on every run.
 use portent::synth::SplitMix64 as Rng;
@@ -57,24 +57,14 @@ fn one_million_series() {
         let beats = 6 + (s % 7) as usize;
         let timer = s % 50 == 0;
         for t in series(&mut r, beats, timer) {
-            let ts = Ts((t * 1e9) as i64);
-            attempts.push(Attempt {
-                ts,
-                tuple: FiveTuple {
-                    src,
-                    sport: 40000,
-                    dst: IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + s)),
-                    dport: 443,
-                    proto: Proto::Tcp,
-                },
-                answered: true,
-                retransmits: 0,
-                last_syn: ts,
-                bad_checksum: false,
-                origin: Origin { input: 0, frame: 0 },
-                process: None,
-                flow: None,
-            });
+            attempts.push(synth::attempt(
+                t,
+                src,
+                40000,
+                IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + s)),
+                443,
+                0,
+            ));
         }
     }
     attempts.shrink_to_fit();

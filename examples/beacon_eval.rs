@@ -23,7 +23,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use portent::analysis::beacon::{self, BeaconConfig};
-use portent::event::{Attempt, FiveTuple, Origin, Proto, Ts};
+use portent::event::Attempt;
+use portent::synth;
 
 /// SplitMix64, so generated series are the same on every run.
 use portent::synth::SplitMix64 as Rng;
@@ -386,27 +387,14 @@ fn many_destinations(r: &mut Rng, mean_gap: f64, span: f64, n: u32) -> Vec<Attem
         .enumerate()
         .map(|(i, t)| {
             let d = (r.next_u64() % u64::from(n)) as u32;
-            let ts = Ts((t * 1e9) as i64);
-            Attempt {
-                ts,
-                tuple: FiveTuple {
-                    src,
-                    sport: 40000 + (i % 20000) as u16,
-                    dst: IpAddr::V4(Ipv4Addr::from(0xc633_6400 + d)),
-                    dport: 443,
-                    proto: Proto::Tcp,
-                },
-                answered: true,
-                retransmits: 0,
-                last_syn: ts,
-                bad_checksum: false,
-                origin: Origin {
-                    input: 0,
-                    frame: i as u64 + 1,
-                },
-                process: None,
-                flow: None,
-            }
+            synth::attempt(
+                t,
+                src,
+                40000 + (i % 20000) as u16,
+                IpAddr::V4(Ipv4Addr::from(0xc633_6400 + d)),
+                443,
+                i as u64 + 1,
+            )
         })
         .collect()
 }

@@ -29,7 +29,7 @@ use etherparse::{IpHeaders, Ipv4Header, Ipv6Header, PacketBuilder, TcpHeader, Tc
 use flate2::{Compression, GzBuilder};
 use portent::decode::{linktype, TCP_ACK, TCP_RST, TCP_SYN};
 use portent::event::Ts;
-use portent::synth::{CaptureFormat, CaptureWriter};
+use portent::synth::{self, CaptureFormat, CaptureWriter};
 
 /// 2026-03-02T09:00:00Z, the start of every sample.
 pub const T0: i64 = 1_772_442_000;
@@ -82,16 +82,13 @@ pub fn render_all() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
 // ---------------------------------------------------------------------------
 // Determinism: a hand-written PRNG with a fixed seed per file.
 
-/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast, fixed output per seed.
-struct SplitMix64(u64);
+/// The library's splitmix64 (fixed output per seed), with the draws the
+/// sample generator needs.
+struct SplitMix64(synth::SplitMix64);
 
 impl SplitMix64 {
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn u32(&mut self) -> u32 {
@@ -418,7 +415,7 @@ impl Trace {
     fn new(seed: u64, links: Vec<Link>, segment: &[&str], own: &[&str]) -> Trace {
         let ips = |l: &[&str]| l.iter().map(|a| a.parse().expect("address")).collect();
         Trace {
-            rng: SplitMix64(seed),
+            rng: SplitMix64(synth::SplitMix64(seed)),
             links,
             segment: ips(segment),
             own: ips(own),

@@ -22,7 +22,7 @@ use std::io::{self, Write};
 
 use portent::decode::{TCP_ACK, TCP_RST, TCP_SYN};
 use portent::event::Ts;
-use portent::synth::{CaptureFormat, CaptureWriter};
+use portent::synth::{CaptureFormat, CaptureWriter, SplitMix64};
 
 /// 2024-03-01T08:00:00Z, the first packet's time.
 pub const START_SECS: i64 = 1_709_280_000;
@@ -118,20 +118,16 @@ pub struct Summary {
     pub mid: u64,
 }
 
-/// SplitMix64: tiny, fast, and good enough for traffic shapes.
-pub struct Rng(u64);
+/// The library's SplitMix64, with the draws the traffic generator needs.
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng(SplitMix64(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (n > 0).
@@ -146,7 +142,7 @@ impl Rng {
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 
     pub fn chance(&mut self, p: f64) -> bool {
