@@ -21,6 +21,17 @@ fn per_input(recs: &[Value]) -> Vec<Value> {
         .clone()
 }
 
+/// (source, source port, destination, destination port) from a record,
+/// under the given field names.
+fn tuple(r: &Value, [src, sport, dst, dport]: [&str; 4]) -> (String, u64, String, u64) {
+    (
+        r[src].as_str().unwrap().to_string(),
+        r[sport].as_u64().unwrap(),
+        r[dst].as_str().unwrap().to_string(),
+        r[dport].as_u64().unwrap(),
+    )
+}
+
 #[test]
 fn every_logstash_datagram_decodes_and_invalid_ones_say_why() {
     let Some(data) = common::shared_data() else {
@@ -113,25 +124,11 @@ fn pmacct_router_exports_give_the_flows_nfacctd_gives() {
                 .filter(|l| !l.trim().is_empty())
                 .map(|l| serde_json::from_str::<Value>(l).unwrap())
                 .filter(|r| r["ip_proto"] == "tcp" && r["tcp_flags"].to_string().contains("SYN"))
-                .map(|r| {
-                    (
-                        r["ip_src"].as_str().unwrap().to_string(),
-                        r["port_src"].as_u64().unwrap(),
-                        r["ip_dst"].as_str().unwrap().to_string(),
-                        r["port_dst"].as_u64().unwrap(),
-                    )
-                })
+                .map(|r| tuple(&r, ["ip_src", "port_src", "ip_dst", "port_dst"]))
                 .collect();
         let got: BTreeSet<(String, u64, String, u64)> = common::of_type(&recs, "attempt")
             .iter()
-            .map(|a| {
-                (
-                    a["src"].as_str().unwrap().to_string(),
-                    a["sport"].as_u64().unwrap(),
-                    a["dst"].as_str().unwrap().to_string(),
-                    a["dport"].as_u64().unwrap(),
-                )
-            })
+            .map(|a| tuple(a, ["src", "sport", "dst", "dport"]))
             .collect();
         assert_eq!(got, want, "{test}");
         for a in common::of_type(&recs, "attempt") {
