@@ -148,7 +148,7 @@ pub fn read_inputs(
                     reader.message(
                         &bytes[e.start..e.start + e.len],
                         Some((e.exporter, e.exporter_port)),
-                        0,
+                        e.offset,
                         e.frame,
                     );
                 }

@@ -123,6 +123,7 @@ impl<'p> PacketSink<'p> {
                         exporter: u.src,
                         exporter_port: u.sport,
                         frame,
+                        offset,
                         start,
                         len: u.payload.len(),
                     });

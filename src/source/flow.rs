@@ -68,6 +68,8 @@ pub struct ExportRef {
     pub exporter: IpAddr,
     pub exporter_port: u16,
     pub frame: u64,
+    /// Where the packet record starts in the capture, for messages.
+    pub offset: u64,
     /// Where the datagram's bytes are in the arena.
     pub start: usize,
     pub len: usize,
