@@ -254,7 +254,6 @@ fn ll_timer(gaps: &[f64], p: f64, span: f64) -> (f64, f64) {
         let (mut inside, mut outside) = (0u32, 0u32);
         // (beats spanned, density) of the gaps spanning missed beats.
         let mut multi_ll = [0f64; MISS_GRID.len()];
-        let mut multi_any = false;
         for &g in gaps {
             let m = beats_in(g, p);
             if m == 1 {
@@ -265,7 +264,6 @@ fn ll_timer(gaps: &[f64], p: f64, span: f64) -> (f64, f64) {
                 }
                 continue;
             }
-            multi_any = true;
             let sd = half * (m as f64 / 3.0).sqrt();
             let z = (g - m as f64 * p) / sd;
             let d = (-0.5 * z * z).exp() / (sd * (2.0 * std::f64::consts::PI).sqrt());
@@ -284,10 +282,8 @@ fn ll_timer(gaps: &[f64], p: f64, span: f64) -> (f64, f64) {
         }
         for (qi, &q) in MISS_GRID.iter().enumerate() {
             let one = (1.0 - STRAY) * (1.0 - q) * uniform;
-            let mut ll = f64::from(inside) * (one + floor).ln() + f64::from(outside) * stray;
-            if multi_any {
-                ll += multi_ll[qi];
-            }
+            let ll =
+                f64::from(inside) * (one + floor).ln() + f64::from(outside) * stray + multi_ll[qi];
             if ll > best.0 {
                 best = (ll, j);
             }
@@ -535,18 +531,15 @@ pub fn detect(
             .map_init(
                 || (Vec::new(), Vec::new()),
                 |(times, scratch), (dsts, src, dport, across, idx)| {
-                    let mut st = BeaconStats::default();
-                    let b = test_series(
+                    test_series(
                         attempts,
                         idx,
                         cfg,
-                        &mut st,
+                        &tested,
                         times,
                         scratch,
                         (src, dsts, dport, across),
-                    );
-                    tested.fetch_add(st.series_tested, Ordering::Relaxed);
-                    b
+                    )
                 },
             )
             .flatten()
@@ -612,7 +605,7 @@ fn test_series(
     attempts: &[Attempt],
     mut idx: Vec<usize>,
     cfg: &BeaconConfig,
-    stats: &mut BeaconStats,
+    tested: &AtomicU64,
     times: &mut Vec<f64>,
     scratch: &mut Vec<f64>,
     (src, dsts, dport, across): (IpAddr, Vec<IpAddr>, u16, bool),
@@ -635,7 +628,7 @@ fn test_series(
     if times.len() < cfg.min_beats {
         return None;
     }
-    stats.series_tested += 1;
+    tested.fetch_add(1, Ordering::Relaxed);
     let fit = fit(
         times,
         cfg.coalesce.0 as f64 / Ts::NANOS_PER_SEC as f64,
