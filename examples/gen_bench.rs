@@ -4,7 +4,11 @@
 //! ```text
 //! cargo run --release --example gen_bench -- /tmp/bench.pcap 1200
 //! cargo run --release --example gen_bench -- /tmp/bench.pcapng 1200 pcapng
+//! cargo run --release --example gen_bench -- /tmp/flows.pcap 256 ipfix   # or v5, v9
 //! ```
+//!
+//! The `v5`, `v9` and `ipfix` forms write a capture of flow export datagrams
+//! instead (`benches/gen/flows.rs`).
 //!
 //! The size is in MiB (2^20 bytes); the file ends at the first packet that
 //! reaches it. The same size always gives the same file. See
@@ -27,6 +31,14 @@ fn main() -> ExitCode {
         [p, m] => (p, m, gen::PCAP),
         [p, m, f] if f == "pcap" => (p, m, gen::PCAP),
         [p, m, f] if f == "pcapng" => (p, m, gen::PCAPNG),
+        [p, m, f] if matches!(f.as_str(), "v5" | "v9" | "ipfix") => {
+            let version = match f.as_str() {
+                "v5" => 5,
+                "v9" => 9,
+                _ => 10,
+            };
+            return flows(p, m, version);
+        }
         _ => return usage(),
     };
     let mib = match mib.parse::<u64>() {
@@ -73,7 +85,35 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn flows(path: &str, mib: &str, version: u16) -> ExitCode {
+    let Some(mib) = mib.parse::<u64>().ok().filter(|&m| m > 0) else {
+        return usage();
+    };
+    let start = Instant::now();
+    let result = File::create(path)
+        .and_then(|f| gen::flows::generate(BufWriter::with_capacity(1 << 20, f), mib << 20, version))
+        .and_then(|(w, s)| w.into_inner().map_err(|e| e.into_error()).map(|_| s));
+    match result {
+        Ok(s) => {
+            println!(
+                "{path}: {} bytes, {} datagrams, {} records ({} TCP, {} with SYN) in {:.2} s",
+                s.bytes,
+                s.datagrams,
+                s.records,
+                s.tcp_records,
+                s.syn_records,
+                start.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gen_bench: {path}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn usage() -> ExitCode {
-    eprintln!("usage: gen_bench OUTPUT SIZE_MIB [pcap|pcapng]");
+    eprintln!("usage: gen_bench OUTPUT SIZE_MIB [pcap|pcapng|v5|v9|ipfix]");
     ExitCode::from(2)
 }

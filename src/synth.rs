@@ -308,3 +308,248 @@ pub fn attempt(secs: f64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, fram
         flow: None,
     }
 }
+
+/// One flow record to write into a synthetic export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRec {
+    /// Start and end, ms since the Unix epoch.
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+    pub proto: u8,
+    pub tcp_flags: u8,
+    pub packets: u32,
+    pub bytes: u32,
+    pub in_if: u16,
+    pub out_if: u16,
+}
+
+/// Template IDs the synthetic exporters use for IPv4 and IPv6 records.
+pub const TEMPLATE_V4: u16 = 256;
+pub const TEMPLATE_V6: u16 = 257;
+
+/// (element id, length) of the synthetic IPFIX templates: addresses, ports,
+/// protocol, flags, counts, absolute start/end in ms, interfaces.
+const IPFIX_FIELDS_V4: [(u16, u16); 12] = [
+    (8, 4),
+    (12, 4),
+    (7, 2),
+    (11, 2),
+    (4, 1),
+    (6, 1),
+    (2, 8),
+    (1, 8),
+    (152, 8),
+    (153, 8),
+    (10, 4),
+    (14, 4),
+];
+
+/// The NetFlow v9 templates: the same with 32-bit counts, uptime-relative
+/// FIRST/LAST_SWITCHED (22, 21) and 16-bit interfaces.
+const V9_FIELDS_V4: [(u16, u16); 12] = [
+    (8, 4),
+    (12, 4),
+    (7, 2),
+    (11, 2),
+    (4, 1),
+    (6, 1),
+    (2, 4),
+    (1, 4),
+    (22, 4),
+    (21, 4),
+    (10, 2),
+    (14, 2),
+];
+
+fn v6_fields(f: &[(u16, u16); 12]) -> [(u16, u16); 12] {
+    let mut g = *f;
+    g[0] = (27, 16);
+    g[1] = (28, 16);
+    g
+}
+
+/// A synthetic NetFlow v9 or IPFIX exporter: writes template and data
+/// messages with the right sequence numbers, as a router would.
+#[derive(Clone, Debug)]
+pub struct Exporter {
+    /// 9 or 10.
+    pub version: u16,
+    /// v9 source ID or IPFIX observation domain.
+    pub domain: u32,
+    /// When the exporter booted, ms since the Unix epoch (v9 uptime base).
+    pub boot_ms: u64,
+    sequence: u32,
+    packets_sent: u32,
+}
+
+impl Exporter {
+    pub fn new(version: u16, domain: u32, boot_ms: u64) -> Self {
+        assert!(version == 9 || version == 10, "Exporter: v9 or IPFIX only");
+        Exporter {
+            version,
+            domain,
+            boot_ms,
+            sequence: 0,
+            packets_sent: 0,
+        }
+    }
+
+    fn fields(&self, v6: bool) -> [(u16, u16); 12] {
+        let f = if self.version == 10 {
+            IPFIX_FIELDS_V4
+        } else {
+            V9_FIELDS_V4
+        };
+        if v6 {
+            v6_fields(&f)
+        } else {
+            f
+        }
+    }
+
+    /// A message holding the IPv4 and IPv6 templates, exported at `now_ms`.
+    pub fn templates(&mut self, now_ms: u64) -> Vec<u8> {
+        let mut set = Vec::new();
+        for (id, v6) in [(TEMPLATE_V4, false), (TEMPLATE_V6, true)] {
+            let fields = self.fields(v6);
+            set.extend_from_slice(&id.to_be_bytes());
+            set.extend_from_slice(&(fields.len() as u16).to_be_bytes());
+            for (f, len) in fields {
+                set.extend_from_slice(&f.to_be_bytes());
+                set.extend_from_slice(&len.to_be_bytes());
+            }
+        }
+        let set_id = if self.version == 10 { 2 } else { 0 };
+        self.message(now_ms, &[(set_id, set)], 2)
+    }
+
+    /// A message holding `recs` (any mix of IPv4 and IPv6), exported at
+    /// `now_ms`.
+    pub fn data(&mut self, now_ms: u64, recs: &[FlowRec]) -> Vec<u8> {
+        let mut sets = Vec::new();
+        for (id, v6) in [(TEMPLATE_V4, false), (TEMPLATE_V6, true)] {
+            let fields = self.fields(v6);
+            let mut body = Vec::new();
+            for r in recs.iter().filter(|r| r.src.is_ipv6() == v6) {
+                for (f, len) in fields {
+                    self.field(&mut body, r, f, len);
+                }
+            }
+            if !body.is_empty() {
+                sets.push((id, body));
+            }
+        }
+        let n = recs.len() as u32;
+        self.message(now_ms, &sets, n)
+    }
+
+    fn field(&self, out: &mut Vec<u8>, r: &FlowRec, f: u16, len: u16) {
+        let uptime = |ms: u64| ms.saturating_sub(self.boot_ms) as u32;
+        let n: u64 = match f {
+            8 | 12 | 27 | 28 => {
+                let a = if f == 8 || f == 27 { r.src } else { r.dst };
+                match a {
+                    IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                    IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+                }
+                return;
+            }
+            7 => u64::from(r.sport),
+            11 => u64::from(r.dport),
+            4 => u64::from(r.proto),
+            6 => u64::from(r.tcp_flags),
+            2 => u64::from(r.packets),
+            1 => u64::from(r.bytes),
+            152 => r.start_ms,
+            153 => r.end_ms,
+            22 => u64::from(uptime(r.start_ms)),
+            21 => u64::from(uptime(r.end_ms)),
+            10 => u64::from(r.in_if),
+            14 => u64::from(r.out_if),
+            _ => 0,
+        };
+        out.extend_from_slice(&n.to_be_bytes()[8 - usize::from(len)..]);
+    }
+
+    /// Header and sets; sets padded to 4 bytes as v9 asks (IPFIX allows it).
+    fn message(&mut self, now_ms: u64, sets: &[(u16, Vec<u8>)], records: u32) -> Vec<u8> {
+        let mut m = Vec::with_capacity(64 + sets.iter().map(|s| s.1.len() + 8).sum::<usize>());
+        let secs = (now_ms / 1000) as u32;
+        if self.version == 10 {
+            m.extend_from_slice(&10u16.to_be_bytes());
+            m.extend_from_slice(&0u16.to_be_bytes()); // length, below
+            m.extend_from_slice(&secs.to_be_bytes());
+            m.extend_from_slice(&self.sequence.to_be_bytes());
+            m.extend_from_slice(&self.domain.to_be_bytes());
+            // IPFIX counts data records.
+            if sets.iter().any(|s| s.0 >= 256) {
+                self.sequence = self.sequence.wrapping_add(records);
+            }
+        } else {
+            self.packets_sent = self.packets_sent.wrapping_add(1);
+            m.extend_from_slice(&9u16.to_be_bytes());
+            m.extend_from_slice(&0u16.to_be_bytes()); // count, below
+            m.extend_from_slice(&(now_ms.saturating_sub(self.boot_ms) as u32).to_be_bytes());
+            m.extend_from_slice(&secs.to_be_bytes());
+            m.extend_from_slice(&self.packets_sent.to_be_bytes());
+            m.extend_from_slice(&self.domain.to_be_bytes());
+        }
+        for (id, body) in sets {
+            let pad = (4 - (body.len() + 4) % 4) % 4;
+            m.extend_from_slice(&id.to_be_bytes());
+            m.extend_from_slice(&((body.len() + 4 + pad) as u16).to_be_bytes());
+            m.extend_from_slice(body);
+            m.extend(std::iter::repeat_n(0u8, pad));
+        }
+        if self.version == 10 {
+            let len = m.len() as u16;
+            m[2..4].copy_from_slice(&len.to_be_bytes());
+        } else {
+            m[2..4].copy_from_slice(&(records as u16).to_be_bytes());
+        }
+        m
+    }
+}
+
+/// A NetFlow v5 datagram of up to 30 IPv4 records, exported at `now_ms` by
+/// an exporter that booted at `boot_ms`.
+pub fn netflow_v5(now_ms: u64, boot_ms: u64, sequence: u32, recs: &[FlowRec]) -> Vec<u8> {
+    assert!(recs.len() <= 30, "netflow_v5: at most 30 records");
+    let mut m = Vec::with_capacity(24 + 48 * recs.len());
+    let uptime = |ms: u64| ms.saturating_sub(boot_ms) as u32;
+    m.extend_from_slice(&5u16.to_be_bytes());
+    m.extend_from_slice(&(recs.len() as u16).to_be_bytes());
+    m.extend_from_slice(&uptime(now_ms).to_be_bytes());
+    m.extend_from_slice(&((now_ms / 1000) as u32).to_be_bytes());
+    m.extend_from_slice(&(((now_ms % 1000) * 1_000_000) as u32).to_be_bytes());
+    m.extend_from_slice(&sequence.to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 0]); // engine type/id, sampling
+    for r in recs {
+        let v4 = |a: IpAddr| match a {
+            IpAddr::V4(a) => a.octets(),
+            IpAddr::V6(_) => panic!("netflow_v5: IPv4 records only"),
+        };
+        m.extend_from_slice(&v4(r.src));
+        m.extend_from_slice(&v4(r.dst));
+        m.extend_from_slice(&[0; 4]); // next hop
+        m.extend_from_slice(&r.in_if.to_be_bytes());
+        m.extend_from_slice(&r.out_if.to_be_bytes());
+        m.extend_from_slice(&r.packets.to_be_bytes());
+        m.extend_from_slice(&r.bytes.to_be_bytes());
+        m.extend_from_slice(&uptime(r.start_ms).to_be_bytes());
+        m.extend_from_slice(&uptime(r.end_ms).to_be_bytes());
+        m.extend_from_slice(&r.sport.to_be_bytes());
+        m.extend_from_slice(&r.dport.to_be_bytes());
+        m.push(0);
+        m.push(r.tcp_flags);
+        m.push(r.proto);
+        m.push(0); // tos
+        m.extend_from_slice(&[0; 4]); // src/dst AS
+        m.extend_from_slice(&[0; 4]); // masks, pad
+    }
+    m
+}

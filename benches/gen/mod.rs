@@ -16,6 +16,8 @@
 //! and checksums of the (pooled) payloads come from prefix sums, so writing
 //! costs a couple of copies per packet.
 
+pub mod flows;
+
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
