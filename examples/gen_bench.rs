@@ -91,7 +91,9 @@ fn flows(path: &str, mib: &str, version: u16) -> ExitCode {
     };
     let start = Instant::now();
     let result = File::create(path)
-        .and_then(|f| gen::flows::generate(BufWriter::with_capacity(1 << 20, f), mib << 20, version))
+        .and_then(|f| {
+            gen::flows::generate(BufWriter::with_capacity(1 << 20, f), mib << 20, version)
+        })
         .and_then(|(w, s)| w.into_inner().map_err(|e| e.into_error()).map(|_| s));
     match result {
         Ok(s) => {

@@ -167,3 +167,50 @@ pub struct ProcessContext {
     pub user: Option<String>,
     pub parent_image: Option<String>,
 }
+
+/// The order every attempt list is kept in: time, then where it was read,
+/// then the tuple (deterministic output whatever the reading order).
+fn attempt_key(a: &Attempt) -> (Ts, Origin, FiveTuple) {
+    (a.ts, a.origin, a.tuple)
+}
+
+/// Sorts attempts by [`attempt_key`] moving each attempt once (an attempt
+/// is a few hundred bytes; a comparison sort would move it log n times).
+pub fn sort_attempts(v: &mut Vec<Attempt>) {
+    if v.windows(2)
+        .all(|w| attempt_key(&w[0]) <= attempt_key(&w[1]))
+    {
+        return;
+    }
+    let mut keys: Vec<((Ts, Origin, FiveTuple), usize)> = v
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (attempt_key(a), i))
+        .collect();
+    keys.sort_unstable();
+    let mut slots: Vec<Option<Attempt>> = std::mem::take(v).into_iter().map(Some).collect();
+    v.extend(keys.iter().filter_map(|&(_, i)| slots[i].take()));
+}
+
+/// Merges two lists of attempts, each already in [`attempt_key`] order.
+pub fn merge_attempts(a: Vec<Attempt>, b: Vec<Attempt>) -> Vec<Attempt> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => attempt_key(x) <= attempt_key(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
+}

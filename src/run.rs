@@ -328,10 +328,9 @@ pub fn analyze(
     opts: &RunOptions,
 ) -> Analysis {
     let mut attempts = attempts::build(evidence.signals, &opts.rules);
-    if !evidence.flow_attempts.is_empty() {
-        attempts.extend(evidence.flow_attempts);
-        attempts.sort_by_key(|a| (a.ts, a.origin, a.tuple));
-    }
+    // Packet attempts come in time and frame order; flow attempts too.
+    crate::event::sort_attempts(&mut attempts);
+    let attempts = crate::event::merge_attempts(attempts, evidence.flow_attempts);
     let filter = Filter::new(policy);
     let verdicts: Vec<Verdict> = attempts
         .iter()

@@ -222,6 +222,15 @@ impl Warnings {
         }
     }
 
+    /// Counts a warning of `reason` that [`Warnings::wants`] said would not
+    /// be kept, without building it.
+    pub fn count_dropped(&mut self, reason: &'static str) {
+        match self.seen.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => self.seen.push((reason, 1)),
+        }
+    }
+
     /// Warnings of `reason` that were not kept because of the bound.
     pub fn dropped(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
         self.seen

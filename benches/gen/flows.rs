@@ -63,7 +63,8 @@ pub fn generate<W: Write>(w: W, target: u64, version: u16) -> io::Result<(W, Flo
     while s.bytes < target {
         let e = (n % u64::from(EXPORTERS)) as usize;
         let round = n / u64::from(EXPORTERS);
-        let exporter_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1 + e as u8)), 40000);
+        let exporter_addr =
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1 + e as u8)), 40000);
         let collector = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), 2055);
         let payload = if version != 5 && round % TEMPLATE_EVERY == 0 {
             exporters[e].templates(now_ms)
@@ -101,7 +102,16 @@ fn record(rng: &mut Rng, servers: &[[u8; 4]], now_ms: u64, v6_ok: bool) -> FlowR
     let host = rng.below(3000) as u16;
     let (src, dst) = if v6 {
         let s = Ipv6Addr::new(0x2001, 0xdb8, 0x105, 0, 0, 0, 0, 0x100 + host);
-        let d = Ipv6Addr::new(0x2a00, 0x1450, 0x4001, (rng.below(3000)) as u16, 0, 0, 0, 0x200e);
+        let d = Ipv6Addr::new(
+            0x2a00,
+            0x1450,
+            0x4001,
+            (rng.below(3000)) as u16,
+            0,
+            0,
+            0,
+            0x200e,
+        );
         (IpAddr::V6(s), IpAddr::V6(d))
     } else {
         let s = Ipv4Addr::new(10, 105, (host >> 8) as u8, host as u8);
@@ -117,9 +127,9 @@ fn record(rng: &mut Rng, servers: &[[u8; 4]], now_ms: u64, v6_ok: bool) -> FlowR
                 [443, 443, 443, 80, 22, 993, 8443, 5222][rng.below(8) as usize]
             };
             let flags = match rng.below(20) {
-                0..=8 => 0x1b,  // SYN, ACK, PSH, FIN: a whole connection
-                9 => 0x02,      // SYN alone: unanswered
-                _ => 0x18,      // ACK, PSH: continuation of a long flow
+                0..=8 => 0x1b, // SYN, ACK, PSH, FIN: a whole connection
+                9 => 0x02,     // SYN alone: unanswered
+                _ => 0x18,     // ACK, PSH: continuation of a long flow
             };
             (6, dport, flags)
         }
@@ -132,7 +142,11 @@ fn record(rng: &mut Rng, servers: &[[u8; 4]], now_ms: u64, v6_ok: bool) -> FlowR
         start_ms: now_ms.saturating_sub(dur + 1000),
         end_ms: now_ms.saturating_sub(1000),
         src,
-        sport: if proto == 1 { 0 } else { rng.range(32768, 61000) as u16 },
+        sport: if proto == 1 {
+            0
+        } else {
+            rng.range(32768, 61000) as u16
+        },
         dst,
         dport,
         proto,

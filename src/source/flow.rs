@@ -7,60 +7,53 @@
 //! same [`Attempt`]s the packet path builds, carrying what flows know beyond
 //! packets (counts, duration, exporter, interfaces, sampling).
 //!
-//! Decoding is netflow_parser's; this module adds what a forensic reader
-//! needs around it (DETECTION.md §2): template caches per exporter and
+//! The wire format is read in `netflow.rs`; this module adds what a forensic
+//! reader needs around it (DETECTION.md §2): template caches per exporter and
 //! observation domain (template IDs collide across routers), data kept until
 //! its template comes (bounded), exporter-uptime times converted to UTC,
 //! RFC 5103 biflows, and the pairing of the two one-way records of one
 //! connection so that the initiator is the source.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use std::hash::BuildHasher;
 
 use hashbrown::HashMap;
-use netflow_parser::static_versions::v5::V5;
-use netflow_parser::variable_versions::data_number::{DataNumber, FieldValue};
-use netflow_parser::variable_versions::ipfix::{FlowSetBody as IpfixBody, IPFix};
-use netflow_parser::variable_versions::ipfix_lookup::{
-    IANAIPFixField, IPFixField, ReverseInformationElement,
-};
-use netflow_parser::variable_versions::v9::{FlowSetBody as V9Body, V9FlowRecord, V9};
-use netflow_parser::{NetflowPacket, NetflowParser, PendingFlowsConfig};
 
+use super::netflow::{self, be16, uint, Field, Header, Set, Template, TemplateDef};
 use crate::decode::{TCP_ACK, TCP_SYN};
 use crate::event::{Attempt, FiveTuple, FlowInfo, Origin, Proto, Ts};
 use crate::stats::{Warning, Warnings};
 
 /// UDP ports flow collectors usually listen on. Datagrams to these ports
-/// need only a plausible version number to be read as exports; on any other
-/// port the whole header must check out.
+/// (and to any port the user names with `--flow-port`) need only a
+/// plausible version number to be read as exports; on any other port the
+/// whole header must check out.
 pub const COLLECTOR_PORTS: [u16; 4] = [2055, 4739, 9995, 9996];
 
 /// The most template scopes (exporter, port, version, observation domain)
-/// kept at once. Past it, datagrams from new scopes are not decoded and are
-/// counted under `too_many_exporters`: thousands of spoofed exporters cannot
-/// grow memory without bound.
+/// kept at once. When a new scope would pass it, the quarter least recently
+/// heard from are forgotten (templates, waiting data, sampling) and counted
+/// under `scopes_evicted`: thousands of spoofed exporters cannot grow memory
+/// without bound, nor lock out a real exporter that comes later.
 pub const MAX_SCOPES: usize = 4096;
 
-/// Templates kept per scope (netflow_parser's LRU cache size).
+/// Templates kept per scope; a template past it is not kept (counted
+/// under `bad_messages`, with a warning naming the exporter).
 pub const MAX_TEMPLATES_PER_SCOPE: usize = 512;
 
-/// Data sets kept per scope while their template has not arrived, and how
-/// many per template ID.
-pub const MAX_PENDING_TEMPLATES: usize = 64;
-pub const MAX_PENDING_PER_TEMPLATE: usize = 256;
+/// Data sets kept per scope while their template has not arrived, and in
+/// bytes over all scopes. Past either, the set is dropped and counted under
+/// `data_without_template`.
+pub const MAX_PENDING_SETS_PER_SCOPE: usize = 64;
+pub const MAX_PENDING_BYTES: usize = 32 << 20;
 
 /// Two one-way records of one connection start within this of each other.
 pub const PAIR_WINDOW: Ts = Ts(60 * Ts::NANOS_PER_SEC);
 
 /// Seconds from the NTP epoch (1900) to the Unix epoch.
 const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
-
-/// IANA private enterprise number of RFC 5103 reverse information elements.
-const REVERSE_PEN: u32 = 29305;
 
 /// One export datagram found in a capture, its bytes in an arena.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,8 +191,11 @@ pub struct FlowStats {
     pub data_without_template: u64,
     /// Messages that did not decode (bad version, bad template, cut).
     pub bad_messages: u64,
-    /// Datagrams from scopes past [`MAX_SCOPES`].
-    pub too_many_exporters: u64,
+    /// Template scopes forgotten to stay under [`MAX_SCOPES`].
+    pub scopes_evicted: u64,
+    /// Biflow records with no biflowDirection whose initiator was told by
+    /// their ports (the reverse direction started them).
+    pub biflows_reoriented: u64,
 }
 
 /// A TCP flow record, reduced to what portent uses.
@@ -218,33 +214,61 @@ struct TcpFlow {
 /// port), one protocol version and one observation domain.
 type Scope = (Option<IpAddr>, u16, u16, u32);
 
+/// The header facts a record's times depend on.
+#[derive(Clone, Copy, Debug)]
+struct Ctx {
+    version: u8,
+    export: Ts,
+    /// NetFlow v9: the exporter's uptime at export, in ms.
+    sys_up_time_ms: Option<u32>,
+    exporter: Option<(IpAddr, u16)>,
+    domain: u32,
+    origin: Origin,
+    /// Where the message starts in the input.
+    offset: u64,
+}
+
+/// A data set that came before its template.
+struct Pending {
+    template: u16,
+    /// Where the set's contents start in its message.
+    at: usize,
+    body: Box<[u8]>,
+    ctx: Ctx,
+}
+
+/// What one template scope knows.
+#[derive(Default)]
+struct ScopeState {
+    templates: HashMap<u16, Template>,
+    pending: Vec<Pending>,
+    /// Sampling interval announced in options data.
+    sampling: Option<u32>,
+    /// IPFIX systemInitTimeMilliseconds from options data: when the
+    /// exporter's uptime was 0.
+    sys_init: Option<Ts>,
+    /// The last input that sent to it (data still waiting for a template
+    /// at the end is counted there).
+    input: u32,
+    /// When it was last heard from (message counter), for eviction.
+    last_seen: u64,
+}
+
 /// Decodes the export messages of a run, input after input in the order
 /// given: templates carry over from one input to the next, so a template
 /// datagram saved in one file decodes the data saved in the next.
+#[derive(Default)]
 pub struct FlowReader {
     input: u32,
-    scopes: HashMap<Scope, NetflowParser>,
-    /// The last input that sent to each scope (data still waiting for a
-    /// template at the end is counted there).
-    scope_input: HashMap<Scope, u32>,
-    /// Sampling interval announced in options data, per scope.
-    sampling: HashMap<Scope, u32>,
+    scopes: HashMap<Scope, ScopeState>,
+    messages: u64,
+    pending_bytes: usize,
     flows: Vec<TcpFlow>,
+    /// Reused per data set.
+    scratch: Vec<RawRecord>,
+    defs: Vec<TemplateDef>,
     /// Per input: what was read, and the warnings.
     per_input: BTreeMap<u32, (FlowStats, Warnings)>,
-}
-
-impl Default for FlowReader {
-    fn default() -> Self {
-        FlowReader {
-            input: 0,
-            scopes: HashMap::new(),
-            scope_input: HashMap::new(),
-            sampling: HashMap::new(),
-            flows: Vec::new(),
-            per_input: BTreeMap::new(),
-        }
-    }
 }
 
 impl FlowReader {
@@ -275,7 +299,20 @@ impl FlowReader {
                 frame,
                 message: message(),
             });
+        } else {
+            w.count_dropped(reason);
         }
+    }
+
+    fn bad(&mut self, ctx: &Ctx, e: netflow::WireError) {
+        self.stats().bad_messages += 1;
+        let exporter = ctx.exporter;
+        self.warn(
+            "bad_flow_message",
+            ctx.offset,
+            Some(ctx.origin.frame),
+            || format!("{}: {e}", describe(exporter)),
+        );
     }
 
     /// One export message. `exporter` is the sender when the message came
@@ -289,221 +326,265 @@ impl FlowReader {
         frame: u64,
     ) {
         self.stats().messages += 1;
-        let Some(version) = be16(msg, 0) else {
-            return;
-        };
-        let domain = match version {
-            9 => be32(msg, 16).unwrap_or(0),
-            10 => be32(msg, 12).unwrap_or(0),
-            _ => 0,
-        };
-        if !matches!(version, 5 | 9 | 10) {
-            self.stats().bad_messages += 1;
-            self.warn("bad_flow_message", offset, Some(frame), || {
-                format!(
-                    "{}: NetFlow version {version} is not read (5, 9 and IPFIX are)",
-                    describe(exporter)
-                )
-            });
-            return;
-        }
-        let scope: Scope = (
-            exporter.map(|e| e.0),
-            exporter.map_or(0, |e| e.1),
-            version,
-            domain,
-        );
-        if !self.scopes.contains_key(&scope) {
-            if self.scopes.len() >= MAX_SCOPES {
-                self.stats().too_many_exporters += 1;
-                self.warn("too_many_exporters", offset, Some(frame), || {
-                    format!(
-                        "{}: more than {MAX_SCOPES} exporters and observation domains; not decoded",
-                        describe(exporter)
-                    )
-                });
-                return;
-            }
-            let pending = PendingFlowsConfig {
-                max_pending_flows: MAX_PENDING_TEMPLATES,
-                max_entries_per_template: MAX_PENDING_PER_TEMPLATE,
-                ..PendingFlowsConfig::default()
-            };
-            let parser = NetflowParser::builder()
-                .with_cache_size(MAX_TEMPLATES_PER_SCOPE)
-                .with_pending_flows(pending)
-                .build()
-                .expect("static parser configuration is valid");
-            self.scopes.insert(scope, parser);
-        }
-        self.scope_input.insert(scope, self.input);
-        let parser = self.scopes.get_mut(&scope).expect("inserted above");
-        let result = parser.parse_bytes(msg);
+        self.messages += 1;
         let origin = Origin {
             input: self.input,
             frame,
         };
-        for packet in result.packets {
-            match packet {
-                NetflowPacket::V5(v5) => self.v5(&v5, exporter, domain, origin),
-                NetflowPacket::V9(v9) => self.v9(&v9, scope, exporter, origin),
-                NetflowPacket::IPFix(ipfix) => self.ipfix(&ipfix, scope, exporter, origin),
-                NetflowPacket::V7(_) => {}
-            }
-        }
-        if let Some(e) = result.error {
-            self.stats().bad_messages += 1;
-            self.warn("bad_flow_message", offset, Some(frame), || {
-                format!("{}: {}", describe(exporter), error_text(&e))
-            });
-        }
-    }
-
-    /// A data set that came before its template and found the (bounded)
-    /// waiting room full.
-    fn dropped_data(&mut self, ctx: &Ctx, template_id: u16, frame: u64) {
-        self.stats().data_without_template += 1;
-        self.warn("data_without_template", 0, Some(frame), || {
-            format!(
-                "{}, observation domain {}: data for template {template_id} before the template, and the waiting room (bounded) is full; not read",
-                describe(ctx.exporter),
-                ctx.domain
-            )
-        });
-    }
-
-    fn v5(&mut self, v5: &V5, exporter: Option<(IpAddr, u16)>, domain: u32, origin: Origin) {
-        let h = &v5.header;
-        let export = Ts::from_parts(i64::from(h.unix_secs), h.unix_nsecs.min(999_999_999));
-        let sampling = u32::from(h.sampling_interval & 0x3fff);
-        for r in &v5.flowsets {
-            self.stats().records += 1;
-            if r.protocol_number != 6 {
-                continue;
-            }
-            let start = uptime_to_utc(export, h.sys_up_time, r.first);
-            let end = uptime_to_utc(export, h.sys_up_time, r.last);
-            self.tcp_record(TcpFlow {
-                start,
-                tuple: FiveTuple {
-                    src: IpAddr::V4(r.src_addr),
-                    sport: r.src_port,
-                    dst: IpAddr::V4(r.dst_addr),
-                    dport: r.dst_port,
-                    proto: Proto::Tcp,
-                },
-                flags: r.tcp_flags,
-                reverse: None,
-                info: FlowInfo {
-                    version: 5,
-                    packets: u64::from(r.d_pkts),
-                    bytes: u64::from(r.d_octets),
-                    duration_ms: end.0.saturating_sub(start.0).max(0) as u64 / 1_000_000,
-                    exporter: exporter.map(|e| e.0),
-                    observation_domain: domain,
-                    in_if: Some(u32::from(r.input)),
-                    out_if: Some(u32::from(r.output)),
-                    sampling: (sampling > 1).then_some(sampling),
-                },
-                origin,
-            });
-        }
-    }
-
-    fn v9(&mut self, v9: &V9, scope: Scope, exporter: Option<(IpAddr, u16)>, origin: Origin) {
-        let h = &v9.header;
-        let export = Ts::from_parts(i64::from(h.unix_secs), 0);
-        let ctx = Ctx {
-            version: 9,
-            export,
-            sys_up_time_ms: Some(h.sys_up_time),
+        let mut ctx = Ctx {
+            version: 0,
+            export: Ts(0),
+            sys_up_time_ms: None,
             exporter,
-            domain: h.source_id,
+            domain: 0,
+            origin,
+            offset,
         };
-        for fs in &v9.flowsets {
-            match &fs.body {
-                V9Body::Data(d) => self.v9_records(&d.fields, &ctx, scope, origin),
-                V9Body::OptionsData(d) => {
-                    for rec in &d.fields {
-                        for opts in &rec.options_fields {
-                            let fields = opts.iter().map(|(f, v)| (Field::Iana(*f as u16), v));
-                            self.options(fields, scope);
+        let version = be16(msg, 0).unwrap_or(0);
+        if version == 5 {
+            ctx.version = 5;
+            return self.v5(msg, &ctx);
+        }
+        let h = match netflow::header(msg) {
+            Ok(h) => h,
+            Err(e) => return self.bad(&ctx, e),
+        };
+        ctx.version = h.version as u8;
+        ctx.export = Ts::from_parts(i64::from(h.unix_secs), 0);
+        ctx.sys_up_time_ms = h.sys_up_time_ms;
+        ctx.domain = h.domain;
+        let scope: Scope = (
+            exporter.map(|e| e.0),
+            exporter.map_or(0, |e| e.1),
+            h.version,
+            h.domain,
+        );
+        self.touch(scope);
+        self.sets(msg, &h, scope, &ctx);
+    }
+
+    /// Finds or makes the state of a scope, forgetting the least recently
+    /// heard-from quarter when there are too many.
+    fn touch(&mut self, scope: Scope) {
+        if !self.scopes.contains_key(&scope) && self.scopes.len() >= MAX_SCOPES {
+            let mut ages: Vec<(u64, Scope)> =
+                self.scopes.iter().map(|(k, s)| (s.last_seen, *k)).collect();
+            ages.sort_unstable();
+            let n = MAX_SCOPES / 4;
+            for (_, k) in ages.into_iter().take(n) {
+                if let Some(old) = self.scopes.remove(&k) {
+                    self.forget(old);
+                }
+            }
+            self.stats().scopes_evicted += n as u64;
+            let input = self.input;
+            self.warn("scopes_evicted", 0, None, || {
+                format!(
+                    "more than {MAX_SCOPES} exporters and observation domains in input {input}: the {n} heard from least recently were forgotten (their templates too)"
+                )
+            });
+        }
+        let (messages, input) = (self.messages, self.input);
+        let st = self.scopes.entry(scope).or_default();
+        st.last_seen = messages;
+        st.input = input;
+    }
+
+    /// Accounts for what a forgotten scope still held.
+    fn forget(&mut self, st: ScopeState) {
+        for p in &st.pending {
+            self.pending_bytes -= p.body.len();
+        }
+        if !st.pending.is_empty() {
+            self.per_input
+                .entry(st.input)
+                .or_default()
+                .0
+                .data_without_template += st.pending.len() as u64;
+        }
+    }
+
+    fn sets(&mut self, msg: &[u8], h: &Header, scope: Scope, ctx: &Ctx) {
+        for set in netflow::sets(msg, h) {
+            let set = match set {
+                Ok(s) => s,
+                Err(e) => return self.bad(ctx, e),
+            };
+            match (h.version, set.id) {
+                (9, 0 | 1) | (10, 2 | 3) => self.template_set(&set, scope, ctx),
+                (_, 256..) => self.data_set(&set, scope, ctx),
+                (_, id) => {
+                    let e = netflow::WireError {
+                        at: set.at - 4,
+                        what: format!("set ID {id} is reserved; set skipped"),
+                    };
+                    self.bad(ctx, e);
+                }
+            }
+        }
+    }
+
+    fn template_set(&mut self, set: &Set<'_>, scope: Scope, ctx: &Ctx) {
+        let mut defs = std::mem::take(&mut self.defs);
+        defs.clear();
+        let r = netflow::templates(ctx.version.into(), set, wanted, &mut defs);
+        for d in defs.drain(..) {
+            match d {
+                TemplateDef::Define(id, t) => {
+                    let st = self.scopes.get_mut(&scope).expect("touched");
+                    if st.templates.len() >= MAX_TEMPLATES_PER_SCOPE
+                        && !st.templates.contains_key(&id)
+                    {
+                        let e = netflow::WireError {
+                            at: set.at,
+                            what: format!(
+                                "template {id}: more than {MAX_TEMPLATES_PER_SCOPE} templates from one exporter and observation domain; not kept"
+                            ),
+                        };
+                        self.bad(ctx, e);
+                        continue;
+                    }
+                    st.templates.insert(id, t);
+                    self.replay(scope, id);
+                }
+                TemplateDef::Withdraw(id) => {
+                    let st = self.scopes.get_mut(&scope).expect("touched");
+                    match id {
+                        2 => st.templates.retain(|_, t| t.scope_fields > 0),
+                        3 => st.templates.retain(|_, t| t.scope_fields == 0),
+                        _ => {
+                            st.templates.remove(&id);
                         }
                     }
                 }
-                V9Body::NoTemplate(info) => self.dropped_data(&ctx, info.template_id, origin.frame),
-                _ => {}
             }
+        }
+        self.defs = defs;
+        if let Err(e) = r {
+            self.bad(ctx, e);
         }
     }
 
-    fn ipfix(&mut self, m: &IPFix, scope: Scope, exporter: Option<(IpAddr, u16)>, origin: Origin) {
-        let h = &m.header;
-        let ctx = Ctx {
-            version: 10,
-            export: Ts::from_parts(i64::from(h.export_time), 0),
-            sys_up_time_ms: None,
-            exporter,
-            domain: h.observation_domain_id,
+    /// Decodes the data sets that were waiting for template `id`.
+    fn replay(&mut self, scope: Scope, id: u16) {
+        let st = self.scopes.get_mut(&scope).expect("touched");
+        if !st.pending.iter().any(|p| p.template == id) {
+            return;
+        }
+        let (ready, waiting): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut st.pending)
+            .into_iter()
+            .partition(|p| p.template == id);
+        st.pending = waiting;
+        for p in ready {
+            self.pending_bytes -= p.body.len();
+            let set = Set {
+                id,
+                at: p.at,
+                body: &p.body,
+            };
+            let input = std::mem::replace(&mut self.input, p.ctx.origin.input);
+            self.stats().data_replayed += 1;
+            self.data_set(&set, scope, &p.ctx);
+            self.input = input;
+        }
+    }
+
+    fn data_set(&mut self, set: &Set<'_>, scope: Scope, ctx: &Ctx) {
+        let st = self.scopes.get_mut(&scope).expect("touched");
+        let Some(t) = st.templates.get(&set.id) else {
+            if st.pending.len() < MAX_PENDING_SETS_PER_SCOPE
+                && self.pending_bytes + set.body.len() <= MAX_PENDING_BYTES
+            {
+                self.pending_bytes += set.body.len();
+                st.pending.push(Pending {
+                    template: set.id,
+                    at: set.at,
+                    body: set.body.into(),
+                    ctx: *ctx,
+                });
+            } else {
+                self.stats().data_without_template += 1;
+                let (exporter, domain, id) = (ctx.exporter, ctx.domain, set.id);
+                self.warn("data_without_template", ctx.offset, Some(ctx.origin.frame), || {
+                    format!(
+                        "{}, observation domain {domain}: data for template {id} before the template, and the waiting room (bounded) is full; not read",
+                        describe(exporter)
+                    )
+                });
+            }
+            return;
         };
-        for fs in &m.flowsets {
-            match &fs.body {
-                IpfixBody::Data(d) => {
-                    for rec in &d.fields {
-                        self.record(
-                            rec.iter().map(|(f, v)| (ipfix_field(f), v)),
-                            &ctx,
-                            scope,
-                            origin,
-                        );
-                    }
+        let mut recs = std::mem::take(&mut self.scratch);
+        recs.clear();
+        let r = t.records(set, &mut recs, RawRecord::take);
+        if t.scope_fields > 0 {
+            for rec in &recs {
+                if let Some(n) = rec.sampling.filter(|&n| n > 1) {
+                    st.sampling = Some(n);
                 }
-                IpfixBody::V9Data(d) => self.v9_records(&d.fields, &ctx, scope, origin),
-                IpfixBody::OptionsData(d) => {
-                    for rec in &d.fields {
-                        self.options(rec.iter().map(|(f, v)| (ipfix_field(f), v)), scope);
-                    }
+                if let Some(t) = rec.sys_init {
+                    st.sys_init = Some(t);
                 }
-                IpfixBody::NoTemplate(info) => {
-                    self.dropped_data(&ctx, info.template_id, origin.frame)
-                }
-                _ => {}
             }
+        } else {
+            let (sampling, sys_init) = (st.sampling, st.sys_init);
+            self.stats().records += recs.len() as u64;
+            for rec in &recs {
+                self.record(rec, ctx, sampling, sys_init);
+            }
+        }
+        self.scratch = recs;
+        if let Err(e) = r {
+            self.bad(ctx, e);
         }
     }
 
-    /// Data records laid out by a NetFlow v9 template (also inside IPFIX).
-    fn v9_records(&mut self, recs: &[V9FlowRecord], ctx: &Ctx, scope: Scope, origin: Origin) {
-        for rec in recs {
-            let fields = rec.iter().map(|(f, v)| (Field::Iana(*f as u16), v));
-            self.record(fields, ctx, scope, origin);
-        }
-    }
-
-    /// Options data: keeps the sampling interval the exporter announces.
-    fn options<'v>(&mut self, fields: impl Iterator<Item = (Field, &'v FieldValue)>, scope: Scope) {
-        for (f, v) in fields {
-            if let Field::Iana(34 | 305 | 50) = f {
-                if let Some(n) = number(v).filter(|&n| n > 1 && n <= u64::from(u32::MAX)) {
-                    self.sampling.insert(scope, n as u32);
-                }
+    fn v5(&mut self, msg: &[u8], ctx: &Ctx) {
+        let (h, recs, cut) = match netflow::v5(msg) {
+            Ok(x) => x,
+            Err(e) => return self.bad(ctx, e),
+        };
+        let export = Ts::from_parts(i64::from(h.unix_secs), h.unix_nsecs.min(999_999_999));
+        let sampling = u32::from(h.sampling_interval);
+        for r in recs {
+            self.stats().records += 1;
+            if r.proto != 6 {
+                continue;
             }
+            let start = uptime_to_utc(export, h.sys_up_time_ms, r.first_ms);
+            let end = uptime_to_utc(export, h.sys_up_time_ms, r.last_ms);
+            self.tcp_record(TcpFlow {
+                start,
+                tuple: FiveTuple {
+                    src: IpAddr::V4(Ipv4Addr::from(r.src)),
+                    sport: r.sport,
+                    dst: IpAddr::V4(Ipv4Addr::from(r.dst)),
+                    dport: r.dport,
+                    proto: Proto::Tcp,
+                },
+                flags: r.flags,
+                reverse: None,
+                info: FlowInfo {
+                    version: 5,
+                    packets: u64::from(r.packets),
+                    bytes: u64::from(r.bytes),
+                    duration_ms: end.0.saturating_sub(start.0).max(0) as u64 / 1_000_000,
+                    exporter: ctx.exporter.map(|e| e.0),
+                    observation_domain: 0,
+                    in_if: Some(u32::from(r.in_if)),
+                    out_if: Some(u32::from(r.out_if)),
+                    sampling: (sampling > 1).then_some(sampling),
+                },
+                origin: ctx.origin,
+            });
+        }
+        if let Some(e) = cut {
+            self.bad(ctx, e);
         }
     }
 
     /// One data record (v9 or IPFIX).
-    fn record<'v>(
-        &mut self,
-        fields: impl Iterator<Item = (Field, &'v FieldValue)>,
-        ctx: &Ctx,
-        scope: Scope,
-        origin: Origin,
-    ) {
-        self.stats().records += 1;
-        let mut r = RawRecord::default();
-        for (f, v) in fields {
-            r.take(f, v);
-        }
+    fn record(&mut self, r: &RawRecord, ctx: &Ctx, sampling: Option<u32>, sys_init: Option<Ts>) {
         if r.proto != Some(6) {
             return;
         }
@@ -514,8 +595,8 @@ impl FlowReader {
             self.stats().tcp_records_without_flags += 1;
             return;
         };
-        let (start, end) = r.times(ctx);
-        let sampling = r.sampling.or_else(|| self.sampling.get(&scope).copied());
+        let (start, end) = r.times(ctx, sys_init);
+        let sampling = r.sampling.or(sampling);
         let mut flow = TcpFlow {
             start,
             tuple: FiveTuple {
@@ -539,15 +620,27 @@ impl FlowReader {
                 out_if: r.out_if,
                 sampling: sampling.filter(|&s| s > 1),
             },
-            origin,
+            origin: ctx.origin,
         };
-        // RFC 5103 biflowDirection 2: the reverse direction initiated.
-        if r.biflow_direction == Some(2) {
-            if let Some((rp, rf)) = flow.reverse {
+        if let Some((rp, rf)) = flow.reverse {
+            // RFC 5103 biflowDirection 2: the reverse direction initiated.
+            // Without it, some exporters (softflowd) order a biflow's ends
+            // by address: tell the initiator by the handshake flags, or
+            // failing that by which end looks like a service port.
+            let reverse_started = match r.biflow_direction {
+                Some(d) => d == 2,
+                None => reverse_initiated(&flow, rp, rf),
+            };
+            if reverse_started {
+                if r.biflow_direction.is_none() {
+                    self.stats().biflows_reoriented += 1;
+                }
                 flow.reverse = Some((flow.info.packets, flow.flags));
                 flow.tuple = flow.tuple.reversed();
                 flow.flags = rf;
                 flow.info.packets = rp;
+                flow.info.bytes = r.rev_bytes.unwrap_or(0);
+                std::mem::swap(&mut flow.info.in_if, &mut flow.info.out_if);
             }
         }
         self.tcp_record(flow);
@@ -568,29 +661,25 @@ impl FlowReader {
     pub fn finish(mut self) -> (Vec<Attempt>, BTreeMap<u32, (FlowStats, Warnings)>) {
         let mut scopes: Vec<_> = self.scopes.iter().collect();
         scopes.sort_by_key(|(k, _)| **k);
-        for (scope, p) in scopes {
-            let waiting =
-                (p.v9_parser.pending_flow_count() + p.ipfix_parser.pending_flow_count()) as u64;
-            let replayed = p.v9_parser.metrics.pending_replayed.load(Ordering::Relaxed)
-                + p.ipfix_parser
-                    .metrics
-                    .pending_replayed
-                    .load(Ordering::Relaxed);
-            let Some(input) = self.scope_input.get(scope) else {
+        for (scope, st) in scopes {
+            let waiting = st.pending.len() as u64;
+            if waiting == 0 {
                 continue;
-            };
-            let (stats, warnings) = self.per_input.entry(*input).or_default();
-            stats.data_replayed += replayed;
+            }
+            let (stats, warnings) = self.per_input.entry(st.input).or_default();
             stats.data_without_template += waiting;
-            if waiting > 0 && warnings.wants("data_without_template") {
+            if warnings.wants("data_without_template") {
                 let (exporter, port, _, domain) = scope;
                 let from = describe(exporter.map(|e| (e, *port)));
+                let mut ids: Vec<u16> = st.pending.iter().map(|p| p.template).collect();
+                ids.sort_unstable();
+                ids.dedup();
                 warnings.push(Warning {
                     reason: "data_without_template",
-                    offset: 0,
-                    frame: None,
+                    offset: st.pending[0].ctx.offset,
+                    frame: Some(st.pending[0].ctx.origin.frame),
                     message: format!(
-                        "{from}, observation domain {domain}: {waiting} data set(s) never got their template; their flows are not read"
+                        "{from}, observation domain {domain}: {waiting} data set(s) never got their template (template ID {ids:?}); their flows are not read"
                     ),
                 });
             }
@@ -600,37 +689,119 @@ impl FlowReader {
     }
 }
 
+/// Whether a biflow without biflowDirection was started by its reverse
+/// direction: the forward end answered a SYN (SYN+ACK) that the reverse
+/// end sent without ACK; or, when the flags cannot tell (both ends'
+/// cumulative flags hold SYN and ACK), the forward source port looks like
+/// the service: it is the lower of the two, below the ephemeral ranges
+/// (Linux 32768 up, Windows 49152 up), and the destination port is not a
+/// well-known one. A guess, counted under `biflows_reoriented`: an old
+/// client with a low ephemeral port (Windows XP: 1025–5000) calling a
+/// higher service port is turned the wrong way.
+fn reverse_initiated(f: &TcpFlow, rev_packets: u64, rev_flags: u8) -> bool {
+    let syn_only = |fl: u8| fl & TCP_SYN != 0 && fl & TCP_ACK == 0;
+    let syn_ack = |fl: u8| fl & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
+    if rev_packets == 0 && rev_flags == 0 {
+        return false;
+    }
+    if syn_only(f.flags) {
+        return false;
+    }
+    if syn_only(rev_flags) && syn_ack(f.flags) {
+        return true;
+    }
+    if f.flags & TCP_SYN == 0 && rev_flags & TCP_SYN != 0 {
+        return true;
+    }
+    let (sp, dp) = (f.tuple.sport, f.tuple.dport);
+    sp < dp && dp >= 1024 && sp < 32768
+}
+
+/// Which elements portent reads (the rest of a fixed-length record is
+/// skipped without looking).
+fn wanted(f: Field) -> bool {
+    match f {
+        Field::Iana(id) => matches!(
+            id,
+            1 | 2 | 4 | 6 | 7 | 8 | 10 | 11 | 12 | 14 | 21 | 22 | 27 | 28 | 34 | 50 | 85 | 86 | 150
+                ..=160 | 239 | 305
+        ),
+        Field::Reverse(id) => matches!(id, 1 | 2 | 6 | 85 | 86),
+        Field::Other => false,
+    }
+}
+
+/// How many records of the same two endpoints after one record are looked
+/// at for its other half: bounds pairing on a capture that repeats one
+/// connection's records without end.
+pub const MAX_PAIR_CANDIDATES: usize = 64;
+
 /// Pairs one-way records of the same connection (A→B and B→A, both with
 /// SYN, starting within [`PAIR_WINDOW`]): the earlier one is the initiator
 /// and is answered; the other is dropped. Equal start times: the record from
-/// the higher (ephemeral) port is the initiator's.
-fn pair(mut flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -> Vec<Attempt> {
-    flows.sort_by_key(|a| (a.start, a.tuple, a.origin));
-    let mut by_tuple: BTreeMap<FiveTuple, Vec<usize>> = BTreeMap::new();
-    for (i, f) in flows.iter().enumerate() {
-        by_tuple.entry(f.tuple).or_default().push(i);
-    }
+/// the higher (ephemeral) port is the initiator's. Returns the attempts in
+/// (time, origin, tuple) order.
+///
+/// Records are grouped by their unordered pair of endpoints through one
+/// sort of indices (no map, no allocation per connection), then each group
+/// is walked in start order.
+fn pair(flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -> Vec<Attempt> {
+    // Group by a hash of the unordered endpoint pair: sorting 16-byte keys
+    // is several times faster than comparing addresses. Records of other
+    // endpoints that share a hash only widen a group; the tuple is checked
+    // below.
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    let ends = |f: &TcpFlow| {
+        let a = (f.tuple.src, f.tuple.sport);
+        let b = (f.tuple.dst, f.tuple.dport);
+        hasher.hash_one(if a <= b { (a, b) } else { (b, a) })
+    };
+    let mut keyed: Vec<(u64, i64, u32)> = flows
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.reverse.is_none())
+        .map(|(i, f)| (ends(f), f.start.0, i as u32))
+        .collect();
+    keyed.sort_unstable();
+    let idx: Vec<u32> = keyed.iter().map(|k| k.2).collect();
+    let group_of: Vec<u64> = keyed.iter().map(|k| k.0).collect();
+    drop(keyed);
     let mut responder = vec![false; flows.len()];
     let mut answered = vec![false; flows.len()];
-    for (i, f) in flows.iter().enumerate() {
-        if responder[i] || f.reverse.is_some() {
+    let mut at = 0;
+    for g in group_of.chunk_by(|a, b| a == b) {
+        let group = &idx[at..at + g.len()];
+        at += g.len();
+        if group.len() < 2 {
             continue;
         }
-        let Some(cands) = by_tuple.get(&f.tuple.reversed()) else {
-            continue;
-        };
-        let found = cands.iter().copied().find(|&j| {
-            !responder[j]
-                && !answered[j]
-                && flows[j].start.abs_diff(f.start) <= PAIR_WINDOW.0 as u64
-        });
-        if let Some(j) = found {
-            let g = &flows[j];
-            let i_first =
-                f.start < g.start || (f.start == g.start && f.tuple.sport > f.tuple.dport);
-            let (init, resp) = if i_first { (i, j) } else { (j, i) };
-            responder[resp] = true;
-            answered[init] = true;
+        for (k, &i) in group.iter().enumerate() {
+            let i = i as usize;
+            if responder[i] || answered[i] {
+                continue;
+            }
+            let f = &flows[i];
+            let want = f.tuple.reversed();
+            // Group members are in start order: the other half starts at
+            // most PAIR_WINDOW before or after.
+            let lo = group[..k].partition_point(|&j| {
+                f.start.0.saturating_sub(flows[j as usize].start.0) > PAIR_WINDOW.0
+            });
+            let found = group[lo..]
+                .iter()
+                .map(|&j| j as usize)
+                .filter(|&j| j != i)
+                .take_while(|&j| flows[j].start.0.saturating_sub(f.start.0) <= PAIR_WINDOW.0)
+                .take(MAX_PAIR_CANDIDATES)
+                .find(|&j| flows[j].tuple == want && !responder[j] && !answered[j]);
+            if let Some(j) = found {
+                let g = &flows[j];
+                let i_first =
+                    f.start < g.start || (f.start == g.start && f.tuple.sport > f.tuple.dport);
+                let (init, resp) = if i_first { (i, j) } else { (j, i) };
+                responder[resp] = true;
+                answered[init] = true;
+            }
         }
     }
     let mut out = Vec::with_capacity(flows.len());
@@ -658,73 +829,8 @@ fn pair(mut flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)
             flow: Some(Box::new(f.info)),
         });
     }
-    out.sort_by_key(|a| (a.ts, a.origin, a.tuple));
+    crate::event::sort_attempts(&mut out);
     out
-}
-
-/// An information element: IANA (and NetFlow v9, which shares the numbers
-/// portent reads), RFC 5103 reverse, or another enterprise's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Field {
-    Iana(u16),
-    Reverse(u16),
-    Other,
-}
-
-/// The element numbers [`RawRecord::take`] reads.
-const READ_IDS: [u16; 32] = [
-    1, 2, 4, 6, 7, 8, 10, 11, 12, 14, 21, 22, 27, 28, 34, 50, 85, 86, 150, 151, 152, 153, 154, 155,
-    156, 157, 158, 159, 160, 239, 305, 0,
-];
-
-/// netflow_parser names IPFIX elements by enum variant without giving the
-/// number back; these maps recover the numbers portent reads.
-fn iana_ids() -> &'static HashMap<IANAIPFixField, u16> {
-    static M: OnceLock<HashMap<IANAIPFixField, u16>> = OnceLock::new();
-    M.get_or_init(|| {
-        READ_IDS
-            .iter()
-            .map(|&i| (IANAIPFixField::from(i), i))
-            .collect()
-    })
-}
-
-fn reverse_ids() -> &'static HashMap<ReverseInformationElement, u16> {
-    static M: OnceLock<HashMap<ReverseInformationElement, u16>> = OnceLock::new();
-    M.get_or_init(|| {
-        READ_IDS
-            .iter()
-            .map(|&i| (ReverseInformationElement::from(i), i))
-            .collect()
-    })
-}
-
-fn ipfix_field(f: &IPFixField) -> Field {
-    match f {
-        IPFixField::IANA(IANAIPFixField::Unknown(n)) => Field::Iana(*n),
-        IPFixField::IANA(x) => iana_ids().get(x).map_or(Field::Other, |&n| Field::Iana(n)),
-        IPFixField::ReverseInformationElement(ReverseInformationElement::Unknown(n)) => {
-            Field::Reverse(*n)
-        }
-        IPFixField::ReverseInformationElement(x) => reverse_ids()
-            .get(x)
-            .map_or(Field::Other, |&n| Field::Reverse(n)),
-        IPFixField::Enterprise {
-            enterprise_number: REVERSE_PEN,
-            field_number,
-        } => Field::Reverse(*field_number),
-        _ => Field::Other,
-    }
-}
-
-/// The header facts a record's times depend on.
-struct Ctx {
-    version: u8,
-    export: Ts,
-    /// NetFlow v9: the exporter's uptime at export, in ms.
-    sys_up_time_ms: Option<u32>,
-    exporter: Option<(IpAddr, u16)>,
-    domain: u32,
 }
 
 /// The fields of one record portent reads.
@@ -742,6 +848,7 @@ struct RawRecord {
     out_if: Option<u32>,
     sampling: Option<u32>,
     rev_packets: Option<u64>,
+    rev_bytes: Option<u64>,
     rev_flags: Option<u8>,
     biflow_direction: Option<u8>,
     /// Absolute start and end (IPFIX dateTime fields).
@@ -759,38 +866,37 @@ struct RawRecord {
 }
 
 impl RawRecord {
-    fn take(&mut self, f: Field, v: &FieldValue) {
+    /// One field's value, as the wire has it.
+    fn take(&mut self, f: Field, v: &[u8]) {
+        let n = || uint(v);
         match f {
             Field::Iana(id) => match id {
                 8 | 27 => self.src = addr(v),
                 12 | 28 => self.dst = addr(v),
-                7 => self.sport = number(v).map(|n| n as u16),
-                11 => self.dport = number(v).map(|n| n as u16),
-                4 => {
-                    self.proto = match v {
-                        FieldValue::ProtocolType(p) => Some(u8::from(*p)),
-                        _ => number(v).map(|n| n as u8),
-                    }
-                }
-                6 => self.flags = number(v).map(|n| n as u8),
-                2 | 86 => self.packets = self.packets.or(number(v)),
-                1 | 85 => self.bytes = self.bytes.or(number(v)),
-                10 => self.in_if = number(v).map(|n| n as u32),
-                14 => self.out_if = number(v).map(|n| n as u32),
-                34 | 305 | 50 => self.sampling = number(v).map(|n| n as u32),
-                239 => self.biflow_direction = number(v).map(|n| n as u8),
+                7 => self.sport = n().map(|n| n as u16),
+                11 => self.dport = n().map(|n| n as u16),
+                4 => self.proto = n().map(|n| n as u8),
+                // tcpControlBits is 16 bits in IPFIX; the flags are the low 8.
+                6 => self.flags = n().map(|n| n as u8),
+                2 | 86 => self.packets = self.packets.or(n()),
+                1 | 85 => self.bytes = self.bytes.or(n()),
+                10 => self.in_if = n().map(|n| n as u32),
+                14 => self.out_if = n().map(|n| n as u32),
+                34 | 305 | 50 => self.sampling = n().and_then(|n| u32::try_from(n).ok()),
+                239 => self.biflow_direction = n().map(|n| n as u8),
                 150 | 152 | 154 | 156 => self.abs_start = self.abs_start.or(abs_time(id, v)),
                 151 | 153 | 155 | 157 => self.abs_end = self.abs_end.or(abs_time(id, v)),
-                22 => self.up_start = uptime_ms(v),
-                21 => self.up_end = uptime_ms(v),
+                22 => self.up_start = n().and_then(|n| u32::try_from(n).ok()),
+                21 => self.up_end = n().and_then(|n| u32::try_from(n).ok()),
                 160 => self.sys_init = abs_time(152, v),
-                158 => self.delta_start_us = number(v),
-                159 => self.delta_end_us = number(v),
+                158 => self.delta_start_us = n(),
+                159 => self.delta_end_us = n(),
                 _ => {}
             },
             Field::Reverse(id) => match id {
-                2 | 86 => self.rev_packets = number(v),
-                6 => self.rev_flags = number(v).map(|n| n as u8),
+                2 | 86 => self.rev_packets = self.rev_packets.or(n()),
+                1 | 85 => self.rev_bytes = self.rev_bytes.or(n()),
+                6 => self.rev_flags = n().map(|n| n as u8),
                 _ => {}
             },
             Field::Other => {}
@@ -798,11 +904,13 @@ impl RawRecord {
     }
 
     /// The flow's start and end in UTC, from whichever time fields the
-    /// record has; the export time when it has none.
-    fn times(&self, ctx: &Ctx) -> (Ts, Ts) {
+    /// record has; the export time when it has none. `sys_init` is the
+    /// exporter's boot time from options data, for uptime fields.
+    fn times(&self, ctx: &Ctx, sys_init: Option<Ts>) -> (Ts, Ts) {
+        let init = self.sys_init.or(sys_init);
         let from_uptime = |up: Option<u32>| -> Option<Ts> {
             let up = up?;
-            if let Some(init) = self.sys_init {
+            if let Some(init) = init {
                 return Some(Ts(init.0 + i64::from(up) * 1_000_000));
             }
             ctx.sys_up_time_ms
@@ -835,62 +943,30 @@ fn uptime_to_utc(export: Ts, now_ms: u32, at_ms: u32) -> Ts {
     Ts(export.0 - i64::from(ago) * 1_000_000)
 }
 
-fn uptime_ms(v: &FieldValue) -> Option<u32> {
-    match v {
-        FieldValue::Duration(d) => u32::try_from(d.as_millis()).ok(),
-        _ => number(v).and_then(|n| u32::try_from(n).ok()),
-    }
-}
-
-/// An IPFIX dateTime field as UTC. netflow_parser gives seconds and
-/// milliseconds since the Unix epoch, and the NTP-format microsecond and
-/// nanosecond fields since the NTP epoch (1900).
-fn abs_time(id: u16, v: &FieldValue) -> Option<Ts> {
-    let d = match v {
-        FieldValue::Duration(d) => *d,
-        _ => {
-            let n = number(v)?;
-            match id {
-                150 | 151 => Duration::from_secs(n),
-                _ => Duration::from_millis(n),
+/// An IPFIX dateTime field as UTC: seconds (150, 151) or milliseconds (152,
+/// 153, 160) since the Unix epoch, or NTP timestamps (154–157: seconds
+/// since 1900 and a binary fraction).
+fn abs_time(id: u16, v: &[u8]) -> Option<Ts> {
+    let n = uint(v)?;
+    let nanos: i128 = match id {
+        150 | 151 => i128::from(n) * 1_000_000_000,
+        154..=157 => {
+            if v.len() != 8 {
+                return None;
             }
+            let secs = (n >> 32).checked_sub(NTP_UNIX_OFFSET_S)?;
+            let frac = (u128::from(n & 0xffff_ffff) * 1_000_000_000) >> 32;
+            i128::from(secs) * 1_000_000_000 + frac as i128
         }
+        _ => i128::from(n) * 1_000_000,
     };
-    let d = if matches!(id, 154..=157) {
-        d.checked_sub(Duration::from_secs(NTP_UNIX_OFFSET_S))?
-    } else {
-        d
-    };
-    i64::try_from(d.as_nanos()).ok().map(Ts)
+    i64::try_from(nanos).ok().map(Ts)
 }
 
-fn addr(v: &FieldValue) -> Option<IpAddr> {
-    match v {
-        FieldValue::Ip4Addr(a) => Some(IpAddr::V4(*a)),
-        FieldValue::Ip6Addr(a) => Some(IpAddr::V6(*a)),
-        FieldValue::DataNumber(DataNumber::U32(n)) => Some(IpAddr::V4(Ipv4Addr::from(*n))),
-        _ => None,
-    }
-}
-
-fn number(v: &FieldValue) -> Option<u64> {
-    match v {
-        FieldValue::DataNumber(n) => match *n {
-            DataNumber::U8(x) => Some(u64::from(x)),
-            DataNumber::U16(x) => Some(u64::from(x)),
-            DataNumber::U24(x) | DataNumber::U32(x) => Some(u64::from(x)),
-            DataNumber::U64(x) => Some(x),
-            DataNumber::U128(x) => u64::try_from(x).ok(),
-            DataNumber::I8(x) => u64::try_from(x).ok(),
-            DataNumber::I16(x) => u64::try_from(x).ok(),
-            DataNumber::I24(x) | DataNumber::I32(x) => u64::try_from(x).ok(),
-            DataNumber::I64(x) => u64::try_from(x).ok(),
-            DataNumber::I128(x) => u64::try_from(x).ok(),
-        },
-        FieldValue::Duration(d) => u64::try_from(d.as_millis()).ok(),
-        FieldValue::Vec(b) | FieldValue::Unknown(b) if b.len() <= 8 => {
-            Some(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
-        }
+fn addr(v: &[u8]) -> Option<IpAddr> {
+    match v.len() {
+        4 => Some(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(v).ok()?))),
+        16 => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(v).ok()?))),
         _ => None,
     }
 }
@@ -898,32 +974,6 @@ fn number(v: &FieldValue) -> Option<u64> {
 /// Who sent a message, for warnings.
 fn describe(exporter: Option<(IpAddr, u16)>) -> String {
     exporter.map_or_else(|| "file".to_string(), |(a, p)| format!("exporter {a}:{p}"))
-}
-
-/// netflow_parser's error, for a warning. Its parse errors embed the input
-/// bytes: keep the words and nom's error kind, not the dump.
-fn error_text(e: &netflow_parser::NetflowError) -> String {
-    if let netflow_parser::NetflowError::Incomplete { available, context } = e {
-        return format!("message cut short ({available} bytes; {context})");
-    }
-    let s = e.to_string();
-    let head = s.split(" { input").next().unwrap_or(&s);
-    let mut m: String = head.chars().take(160).collect();
-    if let Some(i) = s.find("code: ") {
-        let code = s[i + 6..].split([' ', ',', '}']).next().unwrap_or("");
-        if !code.is_empty() {
-            m.push_str(&format!(" ({code})"));
-        }
-    }
-    m
-}
-
-fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(d.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn be32(d: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?))
 }
 
 #[cfg(test)]

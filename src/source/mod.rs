@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod flow;
+pub mod netflow;
 pub mod pcap;
 pub mod pcapng;
 
