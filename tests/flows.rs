@@ -255,3 +255,45 @@ fn record_counts_agree_with_netflow_parser() {
     assert!(differ.is_empty(), "{differ:#?}");
     assert!(failed_oracle.len() < 15, "{failed_oracle:#?}");
 }
+
+/// (source, destination, destination port) of every attempt in a run.
+fn attempt_set(inputs: &[&str]) -> BTreeSet<(String, String, u64)> {
+    common::of_type(&conns(inputs), "attempt")
+        .iter()
+        .map(|a| {
+            let (src, _, dst, dport) = tuple(a, ["src", "sport", "dst", "dport"]);
+            (src, dst, dport)
+        })
+        .collect()
+}
+
+#[test]
+fn packets_and_softflowd_flows_give_the_same_attempts() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/softflowd");
+    let captures = [
+        ("emotet", "ndpi-tests/emotet.pcap"),
+        ("trickbot", "ndpi-tests/trickbot.pcap"),
+        ("tor", "ndpi-tests/tor.pcap"),
+        ("ratinfected", "chrissanders-packets/ratinfected.pcapng"),
+        ("cryptowall4_c2", "chrissanders-packets/cryptowall4_c2.pcapng"),
+    ];
+    let shared = common::shared_data();
+    for (name, capture) in captures {
+        let sets: Vec<(&str, BTreeSet<_>)> = ["v5", "v9", "ipfix", "biflow"]
+            .into_iter()
+            .map(|f| {
+                let p = here.join(format!("{name}-{f}.pcap"));
+                (f, attempt_set(&[p.to_str().unwrap()]))
+            })
+            .collect();
+        assert!(!sets[0].1.is_empty(), "{name}: no attempts in the v5 export");
+        for (f, s) in &sets[1..] {
+            assert_eq!(s, &sets[0].1, "{name}: {f} export against v5");
+        }
+        if let Some(data) = &shared {
+            let p = data.join("c2-malware").join(capture);
+            let packets = attempt_set(&[p.to_str().unwrap()]);
+            assert_eq!(packets, sets[0].1, "{name}: capture against its exports");
+        }
+    }
+}
