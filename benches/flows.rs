@@ -23,7 +23,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use portent::cli::policy::Policy;
 use portent::run::{self, RunOptions};
 use portent::source::capture::read_capture;
-use portent::source::flow::FlowReader;
+use portent::source::flow::{FlowReader, COLLECTOR_PORTS};
 use portent::source::Input;
 
 const CAPTURE_BYTES: u64 = 16 << 20;
@@ -74,7 +74,7 @@ fn flows(c: &mut Criterion) {
         }];
         g.bench_function(format!("scan/{name}"), |b| {
             b.iter(|| {
-                let (reports, ev) = run::read_inputs(&input, &no_progress);
+                let (reports, ev) = run::read_inputs(&input, &COLLECTOR_PORTS, &no_progress);
                 let a = run::analyze(reports, ev, &Policy::default(), &RunOptions::default());
                 black_box(a.summary.attempts)
             })

@@ -85,7 +85,7 @@ pub fn analyze(settings: &Settings) -> Result<Analysis> {
         ProgressBar::hidden()
     };
     let progress = |n: u64| bar.inc(n);
-    let (mut reports, signals) = run::read_inputs(&inputs, &progress);
+    let (mut reports, signals) = run::read_inputs(&inputs, &settings.flow_ports, &progress);
     bar.finish_and_clear();
     for (name, e) in expand_errors {
         reports.push(run::InputReport::unreadable(name, e.to_string()));

@@ -16,7 +16,7 @@ use crate::analysis::ports;
 use crate::cli::policy::Policy;
 use crate::event::{Attempt, TcpSignal, Ts};
 use crate::filter::{Filter, Scope, Suppressed};
-use crate::source::capture::read_capture;
+use crate::source::capture::read_capture_with_ports;
 use crate::source::flow::{self, ExportRef, FlowReader, FlowStats};
 use crate::source::{self, Input, SourceError};
 use crate::stats::{CaptureStats, Skip, SkipCounts, Warning};
@@ -121,14 +121,17 @@ enum Exports {
 }
 
 /// Reads every input, in parallel across inputs; reports keep input order.
+/// `flow_ports`: UDP ports whose datagrams in captures are flow exports
+/// (see [`flow::COLLECTOR_PORTS`]).
 pub fn read_inputs(
     inputs: &[Input],
+    flow_ports: &[u16],
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Vec<InputReport>, Evidence) {
     let per_input: Vec<(InputReport, Vec<TcpSignal>, Exports)> = inputs
         .par_iter()
         .enumerate()
-        .map(|(i, input)| read_one(i as u32, input, progress))
+        .map(|(i, input)| read_one(i as u32, input, flow_ports, progress))
         .collect();
     let total: usize = per_input.iter().map(|(_, s, _)| s.len()).sum();
     let mut ev = Evidence {
@@ -179,6 +182,7 @@ pub fn read_inputs(
 fn read_one(
     idx: u32,
     input: &Input,
+    flow_ports: &[u16],
     progress: &(dyn Fn(u64) + Sync),
 ) -> (InputReport, Vec<TcpSignal>, Exports) {
     let mut report = InputReport::new(input);
@@ -193,7 +197,7 @@ fn read_one(
             return (report, Vec::new(), Exports::None);
         }
     };
-    match read_capture(&input.name, &data, idx, progress) {
+    match read_capture_with_ports(&input.name, &data, idx, flow_ports, progress) {
         Ok(mut out) => {
             let exports = if out.exports.is_empty() {
                 Exports::None

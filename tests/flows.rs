@@ -297,3 +297,75 @@ fn packets_and_softflowd_flows_give_the_same_attempts() {
         }
     }
 }
+
+/// A capture of one IPFIX exporter (templates, then data with one SYN
+/// record to 203.0.113.7:4444) sending to UDP `port`; each message padded
+/// with 4 zero bytes past its length, as some exporters pad datagrams, so
+/// only the version number says it is IPFIX.
+fn padded_ipfix_capture(port: u16) -> tempfile::NamedTempFile {
+    use portent::synth::{self, CaptureFormat, CaptureWriter, Exporter, FlowRec};
+    let now = 1_700_000_000_000u64;
+    let mut e = Exporter::new(10, 7, now - 3_600_000);
+    let rec = FlowRec {
+        start_ms: now - 2000,
+        end_ms: now - 1000,
+        src: "10.0.0.5".parse().unwrap(),
+        sport: 50123,
+        dst: "203.0.113.7".parse().unwrap(),
+        dport: 4444,
+        proto: 6,
+        tcp_flags: 0x1b,
+        packets: 12,
+        bytes: 3400,
+        in_if: 3,
+        out_if: 4,
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let mut w = CaptureWriter::new(
+        std::fs::File::create(file.path()).unwrap(),
+        CaptureFormat::Pcap {
+            big_endian: false,
+            nanos: false,
+        },
+        1,
+    )
+    .unwrap();
+    for mut msg in [e.templates(now), e.data(now, &[rec])] {
+        msg.extend([0; 4]);
+        let udp = synth::udp_packet(
+            "192.0.2.1:40000".parse().unwrap(),
+            format!("192.0.2.100:{port}").parse().unwrap(),
+            &msg,
+        );
+        w.packet(portent::event::Ts(now as i64 * 1_000_000), &synth::ethernet_ip(&udp))
+            .unwrap();
+    }
+    w.finish().unwrap();
+    file
+}
+
+#[test]
+fn flow_port_names_a_collector_port() {
+    let cap = padded_ipfix_capture(6343);
+    let path = cap.path().to_str().unwrap();
+    // Padded past its length on an unusual port: not taken for IPFIX.
+    let recs = conns(&[path]);
+    assert!(per_input(&recs)[0]["flows"].is_null());
+    assert!(common::of_type(&recs, "attempt").is_empty());
+    // Named with --flow-port, it is.
+    let recs = conns(&["--flow-port", "6343", path]);
+    let flows = &per_input(&recs)[0]["flows"];
+    assert_eq!(flows["messages"], 2);
+    assert_eq!(flows["records"], 1);
+    let a = common::of_type(&recs, "attempt");
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["dst"], "203.0.113.7");
+    assert_eq!(a[0]["dport"], 4444);
+    assert_eq!(a[0]["ts"], "2023-11-14T22:13:18.000000Z");
+    let f = &a[0]["flow"];
+    assert_eq!((f["packets"].as_u64(), f["bytes"].as_u64()), (Some(12), Some(3400)));
+    assert_eq!((f["in_if"].as_u64(), f["out_if"].as_u64()), (Some(3), Some(4)));
+    assert_eq!(f["observation_domain"], 7);
+    assert_eq!(f["exporter"], "192.0.2.1");
+    assert_eq!(f["duration_ms"], 1000);
+}

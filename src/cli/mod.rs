@@ -87,6 +87,12 @@ pub struct CommonArgs {
     /// No progress bar and no summary on stderr (warnings still print).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// UDP port that flow exports are sent to (repeatable), besides 2055,
+    /// 4739, 9995 and 9996: datagrams to it in captures are read as
+    /// NetFlow/IPFIX on their version number alone. Exports on other ports
+    /// are still found when their whole header checks out.
+    #[arg(long, value_name = "PORT", value_delimiter = ',')]
+    pub flow_port: Vec<u16>,
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -109,6 +115,8 @@ pub struct Settings {
     pub run: RunOptions,
     pub quiet: bool,
     pub threads: Option<usize>,
+    /// UDP ports whose datagrams in captures are flow exports.
+    pub flow_ports: Vec<u16>,
     /// `None`: never fail on findings.
     pub fail_on: Option<Severity>,
 }
@@ -187,6 +195,11 @@ impl Settings {
             },
             quiet: c.quiet,
             threads: c.threads,
+            flow_ports: crate::source::flow::COLLECTOR_PORTS
+                .iter()
+                .chain(&c.flow_port)
+                .copied()
+                .collect(),
             fail_on,
         })
     }

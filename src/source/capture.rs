@@ -48,6 +48,9 @@ pub struct CaptureOutput {
 /// Receives each packet the container readers find.
 pub struct PacketSink<'p> {
     input: u32,
+    /// UDP destination ports whose datagrams are taken as flow exports on
+    /// their version number alone (others need a consistent header).
+    flow_ports: &'p [u16],
     /// Packet records seen so far (the frame number of the last one).
     frames: u64,
     pub out: CaptureOutput,
@@ -56,9 +59,10 @@ pub struct PacketSink<'p> {
 }
 
 impl<'p> PacketSink<'p> {
-    pub fn new(input: u32, progress: &'p (dyn Fn(u64) + Sync)) -> Self {
+    pub fn new(input: u32, flow_ports: &'p [u16], progress: &'p (dyn Fn(u64) + Sync)) -> Self {
         PacketSink {
             input,
+            flow_ports,
             frames: 0,
             out: CaptureOutput::default(),
             progress,
@@ -116,7 +120,7 @@ impl<'p> PacketSink<'p> {
                 });
             }
             Ok(Decoded::Udp(u)) => {
-                if flow::looks_like_export(u.payload, flow::COLLECTOR_PORTS.contains(&u.dport)) {
+                if flow::looks_like_export(u.payload, self.flow_ports.contains(&u.dport)) {
                     let start = self.out.export_bytes.len();
                     self.out.export_bytes.extend_from_slice(u.payload);
                     self.out.exports.push(ExportRef {
@@ -233,6 +237,7 @@ pub fn read_records(
     first: usize,
     walker: &dyn ChunkWalker,
     input: u32,
+    flow_ports: &[u16],
     progress: &(dyn Fn(u64) + Sync),
     chunk_bytes: usize,
 ) -> CaptureOutput {
@@ -254,7 +259,7 @@ pub fn read_records(
             .into_par_iter()
             .map(|i| {
                 let end = starts.get(i + 1).copied().unwrap_or(len);
-                let mut sink = PacketSink::new(input, progress);
+                let mut sink = PacketSink::new(input, flow_ports, progress);
                 sink.reported = starts[i] as u64;
                 let stop = walker.walk(starts[i], end, false, &mut sink)?;
                 (stop == end).then(|| sink.finish(end as u64))
@@ -289,7 +294,7 @@ pub fn read_records(
             return out;
         }
     }
-    let mut sink = PacketSink::new(input, progress);
+    let mut sink = PacketSink::new(input, flow_ports, progress);
     sink.reported = first as u64;
     walker.walk(first, len, true, &mut sink);
     let (mut out, _) = sink.finish(len as u64);
@@ -309,6 +314,18 @@ pub fn read_capture(
     read_capture_chunked(name, data, input, progress, CHUNK_BYTES)
 }
 
+/// [`read_capture`] with the UDP ports whose datagrams are flow exports
+/// (the usual collector ports and any the user named).
+pub fn read_capture_with_ports(
+    name: &str,
+    data: &[u8],
+    input: u32,
+    flow_ports: &[u16],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<CaptureOutput, SourceError> {
+    read_capture_inner(name, data, input, flow_ports, progress, CHUNK_BYTES)
+}
+
 /// [`read_capture`] with a chosen chunk size (`usize::MAX`: one sequential
 /// walk). The result does not depend on it; tests check that it does not.
 pub fn read_capture_chunked(
@@ -318,13 +335,31 @@ pub fn read_capture_chunked(
     progress: &(dyn Fn(u64) + Sync),
     chunk_bytes: usize,
 ) -> Result<CaptureOutput, SourceError> {
+    read_capture_inner(
+        name,
+        data,
+        input,
+        &flow::COLLECTOR_PORTS,
+        progress,
+        chunk_bytes,
+    )
+}
+
+fn read_capture_inner(
+    name: &str,
+    data: &[u8],
+    input: u32,
+    flow_ports: &[u16],
+    progress: &(dyn Fn(u64) + Sync),
+    chunk_bytes: usize,
+) -> Result<CaptureOutput, SourceError> {
     let format = sniff(data).ok_or_else(|| SourceError::NotACapture {
         name: name.to_string(),
         magic: magic_hex(data),
     })?;
     let mut out = match format {
-        Format::Pcap => pcap::read(name, data, input, progress, chunk_bytes)?,
-        Format::Pcapng => pcapng::read(data, input, progress, chunk_bytes),
+        Format::Pcap => pcap::read(name, data, input, flow_ports, progress, chunk_bytes)?,
+        Format::Pcapng => pcapng::read(data, input, flow_ports, progress, chunk_bytes),
     };
     out.format = Some(format);
     Ok(out)

@@ -76,6 +76,7 @@ pub fn read(
     name: &str,
     d: &[u8],
     input: u32,
+    flow_ports: &[u16],
     progress: &(dyn Fn(u64) + Sync),
     chunk_bytes: usize,
 ) -> Result<CaptureOutput, SourceError> {
@@ -112,6 +113,7 @@ pub fn read(
         24,
         &layout,
         input,
+        flow_ports,
         progress,
         chunk_bytes,
     ))

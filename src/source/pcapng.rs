@@ -138,12 +138,13 @@ enum BlockProblem {
 pub fn read(
     d: &[u8],
     input: u32,
+    flow_ports: &[u16],
     progress: &(dyn Fn(u64) + Sync),
     chunk_bytes: usize,
 ) -> CaptureOutput {
     let walker = prefix(d);
     let first = if walker.clean_prefix { walker.first } else { 0 };
-    read_records(d.len(), first, &walker, input, progress, chunk_bytes)
+    read_records(d.len(), first, &walker, input, flow_ports, progress, chunk_bytes)
 }
 
 /// Reads the blocks before the first packet (section header, interfaces)
