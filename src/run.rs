@@ -322,6 +322,9 @@ pub struct Summary {
     pub findings_by_severity: BTreeMap<&'static str, usize>,
     /// Beacon series found, and what the detector tested and dropped.
     pub beacons: BeaconStats,
+    /// Flow exports over all inputs, when any input held some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<FlowStats>,
 }
 
 /// Filters, scores and groups the attempts from `signals`.
@@ -385,6 +388,9 @@ pub fn analyze(
         s.syns += r.syns;
         s.odd_origlen += r.odd_origlen;
         s.skipped.merge(&r.skipped);
+        if let Some(f) = &r.flows {
+            s.flows.get_or_insert_with(FlowStats::default).add(f);
+        }
     }
     for (a, v) in attempts.iter().zip(&verdicts) {
         s.attempts += 1;

@@ -275,7 +275,10 @@ fn packets_and_softflowd_flows_give_the_same_attempts() {
         ("trickbot", "ndpi-tests/trickbot.pcap"),
         ("tor", "ndpi-tests/tor.pcap"),
         ("ratinfected", "chrissanders-packets/ratinfected.pcapng"),
-        ("cryptowall4_c2", "chrissanders-packets/cryptowall4_c2.pcapng"),
+        (
+            "cryptowall4_c2",
+            "chrissanders-packets/cryptowall4_c2.pcapng",
+        ),
     ];
     let shared = common::shared_data();
     for (name, capture) in captures {
@@ -286,7 +289,10 @@ fn packets_and_softflowd_flows_give_the_same_attempts() {
                 (f, attempt_set(&[p.to_str().unwrap()]))
             })
             .collect();
-        assert!(!sets[0].1.is_empty(), "{name}: no attempts in the v5 export");
+        assert!(
+            !sets[0].1.is_empty(),
+            "{name}: no attempts in the v5 export"
+        );
         for (f, s) in &sets[1..] {
             assert_eq!(s, &sets[0].1, "{name}: {f} export against v5");
         }
@@ -337,8 +343,11 @@ fn padded_ipfix_capture(port: u16) -> tempfile::NamedTempFile {
             format!("192.0.2.100:{port}").parse().unwrap(),
             &msg,
         );
-        w.packet(portent::event::Ts(now as i64 * 1_000_000), &synth::ethernet_ip(&udp))
-            .unwrap();
+        w.packet(
+            portent::event::Ts(now as i64 * 1_000_000),
+            &synth::ethernet_ip(&udp),
+        )
+        .unwrap();
     }
     w.finish().unwrap();
     file
@@ -363,9 +372,28 @@ fn flow_port_names_a_collector_port() {
     assert_eq!(a[0]["dport"], 4444);
     assert_eq!(a[0]["ts"], "2023-11-14T22:13:18.000000Z");
     let f = &a[0]["flow"];
-    assert_eq!((f["packets"].as_u64(), f["bytes"].as_u64()), (Some(12), Some(3400)));
-    assert_eq!((f["in_if"].as_u64(), f["out_if"].as_u64()), (Some(3), Some(4)));
+    assert_eq!(
+        (f["packets"].as_u64(), f["bytes"].as_u64()),
+        (Some(12), Some(3400))
+    );
+    assert_eq!(
+        (f["in_if"].as_u64(), f["out_if"].as_u64()),
+        (Some(3), Some(4))
+    );
     assert_eq!(f["observation_domain"], 7);
     assert_eq!(f["exporter"], "192.0.2.1");
     assert_eq!(f["duration_ms"], 1000);
+    // The summary totals the flows; CSV carries the flow columns.
+    let summary = common::of_type(&recs, "summary")[0];
+    assert_eq!(summary["flows"]["syn_records"], 1);
+    let out = common::portent(&["conns", "-q", "-f", "csv", "--flow-port", "6343", path]);
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(
+        (col("flow_packets"), col("exporter"), col("in_if")),
+        ("12", "192.0.2.1", "3")
+    );
 }

@@ -74,8 +74,19 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         "dst_scope",
         "tier",
         "suppressed",
+        "flow_version",
+        "flow_packets",
+        "flow_bytes",
+        "flow_duration_ms",
+        "exporter",
+        "observation_domain",
+        "in_if",
+        "out_if",
+        "sampling",
     ])?;
+    let opt = |o: Option<String>| o.unwrap_or_default();
     for (at, v) in a.attempts.iter().zip(&a.verdicts) {
+        let f = at.flow.as_deref();
         cw.write_record([
             at.ts.to_string(),
             at.tuple.src.to_string(),
@@ -93,6 +104,15 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                 .as_ref()
                 .map(|s| cell(&s.label()).into_owned())
                 .unwrap_or_default(),
+            opt(f.map(|f| f.version.to_string())),
+            opt(f.map(|f| f.packets.to_string())),
+            opt(f.map(|f| f.bytes.to_string())),
+            opt(f.map(|f| f.duration_ms.to_string())),
+            opt(f.and_then(|f| f.exporter).map(|e| e.to_string())),
+            opt(f.map(|f| f.observation_domain.to_string())),
+            opt(f.and_then(|f| f.in_if).map(|i| i.to_string())),
+            opt(f.and_then(|f| f.out_if).map(|i| i.to_string())),
+            opt(f.and_then(|f| f.sampling).map(|i| i.to_string())),
         ])?;
     }
     done(cw)

@@ -162,7 +162,9 @@ fn findings_only(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
 }
 
 pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
-    let header = [
+    // Flow columns only when some attempt came from a flow record.
+    let flows = a.attempts.iter().any(|at| at.flow.is_some());
+    let mut header = vec![
         "TIME",
         "SRC",
         "SPORT",
@@ -176,12 +178,15 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         "INPUT",
         "FRAME",
     ];
+    if flows {
+        header.extend(["PKTS", "BYTES", "DURATION", "EXPORTER", "IF IN/OUT"]);
+    }
     let rows: Vec<Vec<String>> = a
         .attempts
         .iter()
         .zip(&a.verdicts)
         .map(|(at, v)| {
-            vec![
+            let mut row = vec![
                 at.ts.to_string(),
                 at.tuple.src.to_string(),
                 at.tuple.sport.to_string(),
@@ -197,10 +202,31 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                     .unwrap_or_else(|| "-".into()),
                 clean(&a.inputs[at.origin.input as usize].input),
                 at.origin.frame.to_string(),
-            ]
+            ];
+            if flows {
+                row.extend(flow_cells(at.flow.as_deref()));
+            }
+            row
         })
         .collect();
     render(w, &header, &rows)
+}
+
+/// What a flow record knew, for the table; dashes for packet attempts.
+fn flow_cells(f: Option<&crate::event::FlowInfo>) -> [String; 5] {
+    let Some(f) = f else {
+        return std::array::from_fn(|_| "-".to_string());
+    };
+    let sampled = f.sampling.map(|s| format!(" (1:{s})")).unwrap_or_default();
+    let iface = |i: Option<u32>| i.map_or_else(|| "-".to_string(), |i| i.to_string());
+    [
+        format!("{}{sampled}", f.packets),
+        f.bytes.to_string(),
+        format!("{:.3}s", f.duration_ms as f64 / 1000.0),
+        f.exporter
+            .map_or_else(|| "file".to_string(), |e| e.to_string()),
+        format!("{}/{}", iface(f.in_if), iface(f.out_if)),
+    ]
 }
 
 /// The run summary for stderr: inputs, packets, attempts, skipped by reason,
@@ -245,6 +271,19 @@ pub fn summary_text(a: &Analysis) -> String {
             })
             .collect();
         let _ = writeln!(t, "  suppressed: {}", parts.join(", "));
+    }
+    if let Some(f) = &s.flows {
+        let _ = writeln!(
+            t,
+            "  flows: {} export messages, {} records ({} TCP with SYN, {} continuations, {} paired responders); {} bad messages, {} data sets without template",
+            f.messages,
+            f.records,
+            f.syn_records,
+            f.continuation_records,
+            f.paired_responder_records,
+            f.bad_messages,
+            f.data_without_template
+        );
     }
     if s.skipped.total() > 0 || s.odd_origlen > 0 {
         let mut parts: Vec<String> = s

@@ -198,6 +198,23 @@ pub struct FlowStats {
     pub biflows_reoriented: u64,
 }
 
+impl FlowStats {
+    /// Adds another input's counts (for the run's totals).
+    pub fn add(&mut self, o: &FlowStats) {
+        self.messages += o.messages;
+        self.records += o.records;
+        self.syn_records += o.syn_records;
+        self.continuation_records += o.continuation_records;
+        self.tcp_records_without_flags += o.tcp_records_without_flags;
+        self.paired_responder_records += o.paired_responder_records;
+        self.data_replayed += o.data_replayed;
+        self.data_without_template += o.data_without_template;
+        self.bad_messages += o.bad_messages;
+        self.scopes_evicted += o.scopes_evicted;
+        self.biflows_reoriented += o.biflows_reoriented;
+    }
+}
+
 /// A TCP flow record, reduced to what portent uses.
 #[derive(Clone, Debug)]
 struct TcpFlow {

@@ -144,7 +144,15 @@ pub fn read(
 ) -> CaptureOutput {
     let walker = prefix(d);
     let first = if walker.clean_prefix { walker.first } else { 0 };
-    read_records(d.len(), first, &walker, input, flow_ports, progress, chunk_bytes)
+    read_records(
+        d.len(),
+        first,
+        &walker,
+        input,
+        flow_ports,
+        progress,
+        chunk_bytes,
+    )
 }
 
 /// Reads the blocks before the first packet (section header, interfaces)
