@@ -780,19 +780,13 @@ fn pair(flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -
         .map(|(i, f)| (ends(f), f.start.0, i as u32))
         .collect();
     keyed.sort_unstable();
-    let idx: Vec<u32> = keyed.iter().map(|k| k.2).collect();
-    let group_of: Vec<u64> = keyed.iter().map(|k| k.0).collect();
-    drop(keyed);
     let mut responder = vec![false; flows.len()];
     let mut answered = vec![false; flows.len()];
-    let mut at = 0;
-    for g in group_of.chunk_by(|a, b| a == b) {
-        let group = &idx[at..at + g.len()];
-        at += g.len();
+    for group in keyed.chunk_by(|a, b| a.0 == b.0) {
         if group.len() < 2 {
             continue;
         }
-        for (k, &i) in group.iter().enumerate() {
+        for (k, &(_, start, i)) in group.iter().enumerate() {
             let i = i as usize;
             if responder[i] || answered[i] {
                 continue;
@@ -801,14 +795,12 @@ fn pair(flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -
             let want = f.tuple.reversed();
             // Group members are in start order: the other half starts at
             // most PAIR_WINDOW before or after.
-            let lo = group[..k].partition_point(|&j| {
-                f.start.0.saturating_sub(flows[j as usize].start.0) > PAIR_WINDOW.0
-            });
+            let lo = group[..k].partition_point(|g| start.saturating_sub(g.1) > PAIR_WINDOW.0);
             let found = group[lo..]
                 .iter()
-                .map(|&j| j as usize)
+                .take_while(|g| g.1.saturating_sub(start) <= PAIR_WINDOW.0)
+                .map(|g| g.2 as usize)
                 .filter(|&j| j != i)
-                .take_while(|&j| flows[j].start.0.saturating_sub(f.start.0) <= PAIR_WINDOW.0)
                 .take(MAX_PAIR_CANDIDATES)
                 .find(|&j| flows[j].tuple == want && !responder[j] && !answered[j]);
             if let Some(j) = found {
