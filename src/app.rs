@@ -4,12 +4,15 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::policy::DEFAULT_POLICY;
-use crate::cli::{Cli, Command, Settings};
+use crate::cli::{Cli, CollectSettings, Command, Settings};
+use crate::collect;
 use crate::report::{self, table, ReportKind};
 use crate::run::{self, Analysis};
 use crate::source;
@@ -50,6 +53,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Settings::from_args(c, None, stdout_tty),
             ReportKind::Attempts,
         ),
+        Command::Collect(c) => {
+            let settings = CollectSettings::from_args(c).map_err(anyhow::Error::msg)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, Arc::clone(&stop))
+                    .context("installing the signal handlers")?;
+            }
+            collect::run(&settings, &stop)?;
+            return Ok(Outcome::Clean);
+        }
     };
     let settings = settings.map_err(anyhow::Error::msg)?;
     if let Some(n) = settings.threads {

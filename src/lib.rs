@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod app;
 pub mod cli;
+pub mod collect;
 pub mod decode;
 pub mod event;
 pub mod filter;

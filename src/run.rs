@@ -70,7 +70,7 @@ impl InputReport {
         r
     }
 
-    fn named(input: String) -> Self {
+    pub fn named(input: String) -> Self {
         InputReport {
             input,
             format: None,
@@ -325,6 +325,10 @@ pub struct Summary {
     /// Flow exports over all inputs, when any input held some.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowStats>,
+    /// `portent collect`: the whole run's totals (the fields above are the
+    /// last window's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector: Option<crate::collect::CollectorStats>,
 }
 
 /// Filters, scores and groups the attempts from `signals`.
@@ -338,6 +342,18 @@ pub fn analyze(
     // Packet attempts come in time and frame order; flow attempts too.
     crate::event::sort_attempts(&mut attempts);
     let attempts = crate::event::merge_attempts(attempts, evidence.flow_attempts);
+    analyze_attempts(inputs, attempts, policy, opts)
+}
+
+/// Filters, scores and groups attempts already built, in
+/// [`crate::event::sort_attempts`] order (a live collector keeps its
+/// rolling window that way).
+pub fn analyze_attempts(
+    inputs: Vec<InputReport>,
+    attempts: Vec<Attempt>,
+    policy: &Policy,
+    opts: &RunOptions,
+) -> Analysis {
     let filter = Filter::new(policy);
     let verdicts: Vec<Verdict> = attempts
         .iter()

@@ -34,8 +34,71 @@ pub enum Command {
     Scan(ScanArgs),
     /// List every connection attempt with its scope, tier and verdict.
     Conns(CommonArgs),
+    /// Listen for NetFlow v5/v9 and IPFIX exports over UDP and report
+    /// findings and beacons as they appear (JSONL), over a rolling window.
+    Collect(CollectArgs),
     /// Print the default policy file (edit a copy, pass it with --policy).
     Policy,
+}
+
+#[derive(Args, Debug)]
+pub struct CollectArgs {
+    /// Address and UDP port to receive exports on (e.g. 0.0.0.0:2055,
+    /// [::]:4739; port 0 picks a free one and prints it).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Write the JSONL records to FILE instead of stdout (appended).
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Attempts received within this time are analysed together; older
+    /// ones are forgotten.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub window: String,
+    /// How often the window is analysed and new findings are written.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub interval: String,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Fewest beats (attempts more than 1 s apart) a series needs to be
+    /// tested for beaconing.
+    #[arg(long, value_name = "N", default_value_t = beacon::DEFAULT_MIN_BEATS,
+          value_parser = clap::value_parser!(u16).range(3..))]
+    pub beacon_min_beats: u16,
+    /// No status lines and no summary on stderr (warnings still print).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// How attempts are judged: the policy and the network around it.
+#[derive(Args, Debug)]
+pub struct PolicyArgs {
+    /// Policy file (TOML) replacing or extending the defaults.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Internal networks (CIDR, repeatable or comma-separated); attempts to
+    /// them are suppressed like RFC 1918 destinations.
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    pub home_net: Vec<String>,
+    /// Score private destinations too (RFC 1918, CGNAT, ULA, home net).
+    #[arg(long)]
+    pub include_private: bool,
+}
+
+impl PolicyArgs {
+    /// The policy file (or the defaults) with the command line's additions.
+    pub fn load(&self) -> Result<Policy, String> {
+        let mut policy = match &self.policy {
+            Some(p) => Policy::load(p)?,
+            None => Policy::default(),
+        };
+        for cidr in &self.home_net {
+            policy
+                .home_net
+                .push(parse_cidr(cidr).map_err(|e| format!("--home-net: {e}"))?);
+        }
+        policy.include_private |= self.include_private;
+        Ok(policy)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -70,16 +133,8 @@ pub struct CommonArgs {
     /// if one of them is "-".
     #[arg(long = "output", short = 'o', value_name = "FILE")]
     pub outputs: Vec<String>,
-    /// Policy file (TOML) replacing or extending the defaults.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Internal networks (CIDR, repeatable or comma-separated); attempts to
-    /// them are suppressed like RFC 1918 destinations.
-    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
-    pub home_net: Vec<String>,
-    /// Score private destinations too (RFC 1918, CGNAT, ULA, home net).
-    #[arg(long)]
-    pub include_private: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// A SYN on the same 5-tuple within this time of the previous one is a
     /// retransmission even if its sequence number differs.
     #[arg(long, value_name = "DURATION", default_value = "3s")]
@@ -121,6 +176,47 @@ pub struct Settings {
     pub fail_on: Option<Severity>,
 }
 
+/// Checked settings for `portent collect`.
+#[derive(Clone, Debug)]
+pub struct CollectSettings {
+    pub listen: std::net::SocketAddr,
+    /// `None` is stdout.
+    pub output: Option<PathBuf>,
+    pub policy: Policy,
+    pub run: RunOptions,
+    pub window: std::time::Duration,
+    pub interval: std::time::Duration,
+    pub quiet: bool,
+}
+
+impl CollectSettings {
+    pub fn from_args(c: &CollectArgs) -> Result<CollectSettings, String> {
+        let positive = |flag: &str, v: &str| -> Result<std::time::Duration, String> {
+            let t = duration(flag, v)?;
+            if t.0 <= 0 {
+                return Err(format!("{flag} must be longer than zero"));
+            }
+            Ok(std::time::Duration::from_nanos(t.0 as u64))
+        };
+        Ok(CollectSettings {
+            listen: c.listen,
+            output: c.output.clone(),
+            policy: c.policy.load()?,
+            run: RunOptions {
+                rules: AttemptRules::default(),
+                window: None,
+                beacon: BeaconConfig {
+                    min_beats: usize::from(c.beacon_min_beats),
+                    ..BeaconConfig::default()
+                },
+            },
+            window: positive("--window", &c.window)?,
+            interval: positive("--interval", &c.interval)?,
+            quiet: c.quiet,
+        })
+    }
+}
+
 fn duration(flag: &str, s: &str) -> Result<Ts, String> {
     humantime::parse_duration(s)
         .map(|d| Ts(d.as_nanos().min(i64::MAX as u128) as i64))
@@ -134,16 +230,7 @@ impl Settings {
         scan: Option<&ScanArgs>,
         stdout_is_tty: bool,
     ) -> Result<Settings, String> {
-        let mut policy = match &c.policy {
-            Some(p) => Policy::load(p)?,
-            None => Policy::default(),
-        };
-        for cidr in &c.home_net {
-            policy
-                .home_net
-                .push(parse_cidr(cidr).map_err(|e| format!("--home-net: {e}"))?);
-        }
-        policy.include_private |= c.include_private;
+        let policy = c.policy.load()?;
         let mut outputs = Vec::new();
         for o in &c.outputs {
             outputs.push(parse_output(o, c.format)?);

@@ -6,6 +6,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::analysis::beacon::Beacon;
+use crate::analysis::group::Finding;
 use crate::run::Analysis;
 
 #[derive(Serialize)]
@@ -155,64 +157,75 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
 
 pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     for f in &a.findings {
-        line(
-            w,
-            &FindingRec {
-                ty: "finding",
-                host: &f.key.host,
-                image: f.key.image.as_deref(),
-                user: f.key.user.as_deref(),
-                parent_image: f.key.parent_image.as_deref(),
-                ports: f.ports.iter().copied().collect(),
-                remote_ips: f.remote_ips.iter().map(|ip| ip.to_string()).collect(),
-                count: f.count,
-                risk_score: f.risk_score,
-                severity: f.severity().as_str(),
-                first_seen: f.first_seen.to_string(),
-                last_seen: f.last_seen.to_string(),
-                window_start: f.key.window.map(|t| t.to_string()),
-                beacon: f.beacon,
-            },
-        )?;
+        finding(w, f)?;
     }
     for b in &a.beacons {
-        line(
-            w,
-            &BeaconRec {
-                ty: "beacon",
-                src: b.src.to_string(),
-                dst: (!b.across_destinations).then(|| b.dsts[0].to_string()),
-                dsts: b.dsts.iter().map(|d| d.to_string()).collect(),
-                dport: b.dport,
-                across_destinations: b.across_destinations,
-                known_c2_port: a.known_c2_beacon(b),
-                period_s: round(b.fit.period_s, 3),
-                jitter: round(b.fit.jitter, 3),
-                missed: round(b.fit.missed, 3),
-                count: b.count,
-                beats: b.fit.beats,
-                first_seen: b.first_seen.to_string(),
-                last_seen: b.last_seen.to_string(),
-                score: round(b.fit.score, 3),
-                llr: round(b.fit.llr, 2),
-                threshold: round(b.fit.threshold, 2),
-                reason: b.reason(),
-                histogram: b
-                    .histogram
-                    .iter()
-                    .map(|h| BinRec {
-                        lo_s: round(h.lo_s, 3),
-                        hi_s: h.hi_s.is_finite().then(|| round(h.hi_s, 3)),
-                        count: h.count,
-                    })
-                    .collect(),
-            },
-        )?;
+        beacon(w, a, b)?;
     }
     summary(w, a)
 }
 
-fn summary(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+/// One `finding` record.
+pub fn finding(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
+    line(
+        w,
+        &FindingRec {
+            ty: "finding",
+            host: &f.key.host,
+            image: f.key.image.as_deref(),
+            user: f.key.user.as_deref(),
+            parent_image: f.key.parent_image.as_deref(),
+            ports: f.ports.iter().copied().collect(),
+            remote_ips: f.remote_ips.iter().map(|ip| ip.to_string()).collect(),
+            count: f.count,
+            risk_score: f.risk_score,
+            severity: f.severity().as_str(),
+            first_seen: f.first_seen.to_string(),
+            last_seen: f.last_seen.to_string(),
+            window_start: f.key.window.map(|t| t.to_string()),
+            beacon: f.beacon,
+        },
+    )
+}
+
+/// One `beacon` record of the analysis `a`.
+pub fn beacon(w: &mut dyn Write, a: &Analysis, b: &Beacon) -> io::Result<()> {
+    line(
+        w,
+        &BeaconRec {
+            ty: "beacon",
+            src: b.src.to_string(),
+            dst: (!b.across_destinations).then(|| b.dsts[0].to_string()),
+            dsts: b.dsts.iter().map(|d| d.to_string()).collect(),
+            dport: b.dport,
+            across_destinations: b.across_destinations,
+            known_c2_port: a.known_c2_beacon(b),
+            period_s: round(b.fit.period_s, 3),
+            jitter: round(b.fit.jitter, 3),
+            missed: round(b.fit.missed, 3),
+            count: b.count,
+            beats: b.fit.beats,
+            first_seen: b.first_seen.to_string(),
+            last_seen: b.last_seen.to_string(),
+            score: round(b.fit.score, 3),
+            llr: round(b.fit.llr, 2),
+            threshold: round(b.fit.threshold, 2),
+            reason: b.reason(),
+            histogram: b
+                .histogram
+                .iter()
+                .map(|h| BinRec {
+                    lo_s: round(h.lo_s, 3),
+                    hi_s: h.hi_s.is_finite().then(|| round(h.hi_s, 3)),
+                    count: h.count,
+                })
+                .collect(),
+        },
+    )
+}
+
+/// The `summary` record.
+pub fn summary(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     line(
         w,
         &SummaryRec {

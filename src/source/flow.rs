@@ -701,8 +701,44 @@ impl FlowReader {
                 });
             }
         }
-        let attempts = pair(self.flows, &mut self.per_input);
+        let (attempts, _) = pair(self.flows, &mut self.per_input, |_| true);
         (attempts, self.per_input)
+    }
+
+    /// For a live collector: pairs the SYN records read so far and returns
+    /// the attempts of those whose `ready` says so (a collector passes the
+    /// records that arrived a while ago, so that the other half of a
+    /// connection has had time to come). A record paired with a ready one
+    /// goes with it; the rest wait for the next call. Attempts come in
+    /// (time, origin, tuple) order.
+    pub fn take_attempts(&mut self, ready: impl Fn(Origin) -> bool) -> Vec<Attempt> {
+        let flows = std::mem::take(&mut self.flows);
+        let (attempts, held) = pair(flows, &mut self.per_input, |f| ready(f.origin));
+        self.flows = held;
+        attempts
+    }
+
+    /// SYN records read and not yet taken as attempts.
+    pub fn held_records(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// What was read from `input` so far.
+    pub fn input_stats(&self, input: u32) -> FlowStats {
+        self.per_input
+            .get(&input)
+            .map(|(s, _)| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The warnings kept since the last call, and the counts of those not
+    /// kept; the per-reason bound starts again (a collector that runs for
+    /// days prints a few of each reason per interval, not five in all).
+    pub fn take_warnings(&mut self, input: u32) -> Warnings {
+        self.per_input
+            .get_mut(&input)
+            .map(|(_, w)| std::mem::take(w))
+            .unwrap_or_default()
     }
 }
 
@@ -762,7 +798,11 @@ pub const MAX_PAIR_CANDIDATES: usize = 64;
 /// Records are grouped by their unordered pair of endpoints through one
 /// sort of indices (no map, no allocation per connection), then each group
 /// is walked in start order.
-fn pair(flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -> Vec<Attempt> {
+fn pair(
+    flows: Vec<TcpFlow>,
+    stats: &mut BTreeMap<u32, (FlowStats, Warnings)>,
+    ready: impl Fn(&TcpFlow) -> bool,
+) -> (Vec<Attempt>, Vec<TcpFlow>) {
     // Group by a hash of the unordered endpoint pair: sorting 16-byte keys
     // is several times faster than comparing addresses. Records of other
     // endpoints that share a hash only widen a group; the tuple is checked
@@ -782,6 +822,8 @@ fn pair(flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -
     keyed.sort_unstable();
     let mut responder = vec![false; flows.len()];
     let mut answered = vec![false; flows.len()];
+    // The other half of a paired record: the two are taken together.
+    let mut partner = vec![u32::MAX; flows.len()];
     for group in keyed.chunk_by(|a, b| a.0 == b.0) {
         if group.len() < 2 {
             continue;
@@ -810,11 +852,21 @@ fn pair(flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -
                 let (init, resp) = if i_first { (i, j) } else { (j, i) };
                 responder[resp] = true;
                 answered[init] = true;
+                partner[i] = j as u32;
+                partner[j] = i as u32;
             }
         }
     }
+    let take: Vec<bool> = (0..flows.len())
+        .map(|i| ready(&flows[i]) || flows.get(partner[i] as usize).is_some_and(&ready))
+        .collect();
     let mut out = Vec::with_capacity(flows.len());
+    let mut held = Vec::new();
     for (i, f) in flows.into_iter().enumerate() {
+        if !take[i] {
+            held.push(f);
+            continue;
+        }
         if responder[i] {
             stats
                 .entry(f.origin.input)
@@ -839,7 +891,7 @@ fn pair(flows: Vec<TcpFlow>, stats: &mut BTreeMap<u32, (FlowStats, Warnings)>) -
         });
     }
     crate::event::sort_attempts(&mut out);
-    out
+    (out, held)
 }
 
 /// The fields of one record portent reads.
@@ -1056,7 +1108,7 @@ mod tests {
     #[test]
     fn one_way_records_pair_with_the_initiator_as_source() {
         let mut stats = BTreeMap::new();
-        let a = pair(
+        let (a, held) = pair(
             vec![
                 // Responder's record first in the file, initiator started earlier.
                 flow("203.0.113.9", 4444, "10.0.0.5", 50000, 11, 0x12),
@@ -1065,12 +1117,39 @@ mod tests {
                 flow("10.0.0.6", 50001, "203.0.113.9", 9001, 12, 0x02),
             ],
             &mut stats,
+            |_| true,
         );
+        assert!(held.is_empty());
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].tuple.dport, 4444);
         assert!(a[0].answered);
         assert_eq!(a[1].tuple.dport, 9001);
         assert!(!a[1].answered);
+        assert_eq!(stats[&0].0.paired_responder_records, 1);
+    }
+
+    #[test]
+    fn records_not_ready_wait_unless_their_other_half_is_ready() {
+        let mut stats = BTreeMap::new();
+        let mut late = flow("203.0.113.9", 4444, "10.0.0.5", 50000, 11, 0x12);
+        late.origin.frame = 9;
+        let mut unready = flow("10.0.0.6", 50001, "203.0.113.9", 9001, 12, 0x02);
+        unready.origin.frame = 9;
+        let (a, held) = pair(
+            vec![
+                late,
+                flow("10.0.0.5", 50000, "203.0.113.9", 4444, 10, 0x1a),
+                unready,
+            ],
+            &mut stats,
+            |f| f.origin.frame < 5,
+        );
+        // The responder's record arrived late but goes with its initiator.
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].tuple.dport, 4444);
+        assert!(a[0].answered);
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].tuple.dport, 9001);
         assert_eq!(stats[&0].0.paired_responder_records, 1);
     }
 }

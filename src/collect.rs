@@ -1,0 +1,406 @@
+//! `portent collect`: a live NetFlow/IPFIX collector.
+//!
+//! A SOC wants portent to listen for exports directly and say what it finds
+//! as flows arrive, not after the fact. This module is a UDP source for the
+//! same pipeline the files go through: datagrams go to the same
+//! [`FlowReader`] (templates per exporter and observation domain, pending
+//! data, pairing), attempts go into a rolling window, and every interval the
+//! window is scored, grouped and beacon-tested by [`run::analyze_attempts`].
+//! What is new or has changed since the last interval is written as JSONL.
+//!
+//! It runs for days against any number of exporters, so everything it keeps
+//! has a bound: template scopes ([`crate::source::flow::MAX_SCOPES`], with
+//! eviction), data waiting for templates, records waiting for their other
+//! half ([`MAX_HELD_RECORDS`]), the window ([`MAX_WINDOW_ATTEMPTS`]) and the
+//! findings remembered as written (only those still in the window). SIGINT
+//! and SIGTERM stop it cleanly: the records still held are taken, the window
+//! is analysed one last time, and the final state of every finding that
+//! changed is written before the summary.
+
+use std::collections::VecDeque;
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hashbrown::HashMap;
+use serde::Serialize;
+
+use crate::analysis::group::{Finding, GroupKey};
+use crate::cli::CollectSettings;
+use crate::event::{merge_attempts, Attempt};
+use crate::report::{jsonl, table};
+use crate::run::{self, Analysis, InputReport};
+use crate::source::flow::FlowReader;
+
+/// The largest UDP payload; export datagrams are usually under 1,500 bytes.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Receive buffer asked of the kernel: exporters send in bursts (a router
+/// flushes its cache at once), and a datagram the socket has no room for is
+/// lost without trace. 8 MiB holds several seconds of a busy exporter; the
+/// kernel may grant less (net.core.rmem_max).
+const RECV_BUFFER: usize = 8 << 20;
+
+/// The most attempts kept in the window. At about 500 bytes an attempt,
+/// a million is half a gigabyte: past it the earliest are forgotten
+/// (counted under `window_dropped`) so a flood cannot exhaust memory.
+pub const MAX_WINDOW_ATTEMPTS: usize = 1_000_000;
+
+/// The most SYN records held between intervals, waiting for the other half
+/// of their connection; past it the interval's work is done at once.
+pub const MAX_HELD_RECORDS: usize = 500_000;
+
+/// How long a receive waits before the receiver looks at the stop flag:
+/// the delay between SIGTERM and the final flush.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long the decoder sleeps when the receiver queued nothing.
+const IDLE: Duration = Duration::from_millis(10);
+
+/// What the collector did over its whole run (the window's own totals are
+/// in the summary's usual fields).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CollectorStats {
+    pub listen: String,
+    pub datagrams: u64,
+    pub bytes: u64,
+    pub uptime_s: f64,
+    pub window_s: f64,
+    /// Attempts taken into the window over the run.
+    pub attempts_total: u64,
+    /// Attempts forgotten because the window held [`MAX_WINDOW_ATTEMPTS`].
+    pub window_dropped: u64,
+    pub intervals: u64,
+    pub findings_written: u64,
+    pub beacons_written: u64,
+    pub receive_errors: u64,
+    /// Datagrams dropped because [`MAX_QUEUED_BYTES`] were waiting.
+    pub queue_dropped: u64,
+}
+
+/// A beacon series: source, port, across destinations, the destination.
+type BeaconKey = (IpAddr, u16, bool, Option<IpAddr>);
+
+/// What was last written of each finding and beacon still in the window.
+#[derive(Default)]
+struct Written {
+    findings: HashMap<GroupKey, Finding>,
+    beacons: HashMap<BeaconKey, ()>,
+}
+
+/// Whether a finding changed enough to be written again mid-run: a higher
+/// risk or severity, a new port, a beacon. More attempts and addresses of
+/// the same kind wait for the final flush (a busy host would otherwise be
+/// rewritten every interval).
+fn changed(old: &Finding, new: &Finding) -> bool {
+    old.risk_score != new.risk_score
+        || old.severity() != new.severity()
+        || old.ports != new.ports
+        || old.beacon != new.beacon
+}
+
+/// Listens until `stop` is set (by SIGINT or SIGTERM in the binary).
+pub fn run(s: &CollectSettings, stop: &AtomicBool) -> Result<CollectorStats> {
+    let socket = bind(s.listen).with_context(|| format!("--listen {}", s.listen))?;
+    let local = socket.local_addr()?;
+    socket.set_read_timeout(Some(POLL))?;
+    if !s.quiet {
+        eprintln!(
+            "portent: collecting on udp {local} (window {:?}, interval {:?})",
+            s.window, s.interval
+        );
+    }
+    let mut out: Box<dyn Write> = match &s.output {
+        Some(p) => Box::new(BufWriter::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("-o {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let mut c = Collector {
+        settings: s,
+        reader: FlowReader::default(),
+        window: Vec::new(),
+        marks: VecDeque::new(),
+        written: Written::default(),
+        stats: CollectorStats {
+            listen: local.to_string(),
+            window_s: s.window.as_secs_f64(),
+            ..CollectorStats::default()
+        },
+        name: format!("udp:{local}"),
+    };
+    c.reader.begin_input(0);
+    let queue = Mutex::new(Batch::default());
+    let receiver_done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let receiver = scope.spawn(|| receive(&socket, &queue, stop, &receiver_done));
+        let r = c.main_loop(&queue, stop, &receiver_done, &mut *out);
+        // The receiver stops on the same flag; make sure it does when the
+        // loop ended for another reason (a closed stdout).
+        stop.store(true, Ordering::Relaxed);
+        let _ = receiver.join();
+        r
+    })?;
+    Ok(c.stats)
+}
+
+/// Datagrams received and not yet decoded, their bytes in one arena (no
+/// allocation per datagram; the two batches swap and keep their capacity).
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    /// Sender, where its bytes start, how long.
+    msgs: Vec<(SocketAddr, usize, usize)>,
+    /// Datagrams that found the queue full.
+    dropped: u64,
+    receive_errors: u64,
+}
+
+/// The most bytes waiting between the receiving thread and the decoder:
+/// the analysis of a large window can take a second, during which a busy
+/// exporter keeps sending; past this, datagrams are dropped and counted.
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+
+/// The receiving thread: only reads the socket, so that the kernel's
+/// buffer never overflows while the window is being analysed.
+fn receive(socket: &UdpSocket, queue: &Mutex<Batch>, stop: &AtomicBool, done: &AtomicBool) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    while !stop.load(Ordering::Relaxed) {
+        let got = socket.recv_from(&mut buf);
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        match got {
+            Ok((n, from)) if q.bytes.len() + n <= MAX_QUEUED_BYTES => {
+                let start = q.bytes.len();
+                q.bytes.extend_from_slice(&buf[..n]);
+                q.msgs.push((from, start, n));
+            }
+            Ok(_) => q.dropped += 1,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => q.receive_errors += 1,
+        }
+    }
+    done.store(true, Ordering::Release);
+}
+
+/// Binds the socket with a large receive buffer (socket2: std cannot set
+/// SO_RCVBUF).
+fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // [::] takes IPv4 exporters too where the system allows it.
+        let _ = sock.set_only_v6(false);
+    }
+    let _ = sock.set_recv_buffer_size(RECV_BUFFER);
+    sock.bind(&addr.into())?;
+    Ok(sock.into())
+}
+
+struct Collector<'a> {
+    settings: &'a CollectSettings,
+    reader: FlowReader,
+    /// Attempts of the rolling window, in `sort_attempts` order.
+    window: Vec<Attempt>,
+    /// (when, datagrams received by then), one per interval: the window
+    /// forgets attempts from datagrams received before the oldest mark
+    /// still inside it.
+    marks: VecDeque<(Instant, u64)>,
+    written: Written,
+    stats: CollectorStats,
+    name: String,
+}
+
+impl Collector<'_> {
+    /// Decodes what the receiver queued, and every interval analyses the
+    /// window; after the stop flag, drains the queue and flushes.
+    fn main_loop(
+        &mut self,
+        queue: &Mutex<Batch>,
+        stop: &AtomicBool,
+        receiver_done: &AtomicBool,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let mut last_tick = Instant::now();
+        // Datagrams received up to the previous interval: their records
+        // have had a whole interval for the other half to come.
+        let mut ready_upto = 0u64;
+        let mut batch = Batch::default();
+        loop {
+            // After the stop flag, one more drain once the receiver is out.
+            let stopping = stop.load(Ordering::Relaxed) && receiver_done.load(Ordering::Acquire);
+            std::mem::swap(
+                &mut batch,
+                &mut queue.lock().unwrap_or_else(|e| e.into_inner()),
+            );
+            self.stats.queue_dropped += std::mem::take(&mut batch.dropped);
+            self.stats.receive_errors += std::mem::take(&mut batch.receive_errors);
+            for &(from, start, len) in &batch.msgs {
+                self.datagram(&batch.bytes[start..start + len], from);
+            }
+            let idle = batch.msgs.is_empty();
+            batch.msgs.clear();
+            batch.bytes.clear();
+            let due = last_tick.elapsed() >= self.settings.interval
+                || self.reader.held_records() >= MAX_HELD_RECORDS;
+            if stopping || due {
+                let upto = if stopping { u64::MAX } else { ready_upto };
+                ready_upto = self.stats.datagrams;
+                last_tick = Instant::now();
+                self.stats.uptime_s = started.elapsed().as_secs_f64();
+                match self.interval(upto, stopping, out) {
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                    r => r.context("writing the collector's records")?,
+                }
+                if stopping {
+                    return Ok(());
+                }
+            } else if idle {
+                std::thread::sleep(IDLE);
+            }
+        }
+    }
+
+    fn datagram(&mut self, d: &[u8], from: SocketAddr) {
+        self.stats.datagrams += 1;
+        self.stats.bytes += d.len() as u64;
+        let ip = from.ip().to_canonical();
+        // The datagram number is the frame: warnings name it, and the
+        // window forgets attempts by it.
+        self.reader
+            .message(d, Some((ip, from.port())), 0, self.stats.datagrams);
+    }
+
+    /// One interval: take the records that are ready, forget what left the
+    /// window, analyse, write what is new.
+    fn interval(&mut self, ready_upto: u64, last: bool, out: &mut dyn Write) -> io::Result<()> {
+        self.stats.intervals += 1;
+        let new = self.reader.take_attempts(|o| o.frame <= ready_upto);
+        let fresh = !new.is_empty();
+        self.stats.attempts_total += new.len() as u64;
+        self.window = merge_attempts(std::mem::take(&mut self.window), new);
+        let now = Instant::now();
+        self.marks.push_back((now, self.stats.datagrams));
+        let mut forget_upto = 0;
+        while let Some(&(t, n)) = self.marks.front() {
+            if now.duration_since(t) <= self.settings.window {
+                break;
+            }
+            forget_upto = n;
+            self.marks.pop_front();
+        }
+        let before = self.window.len();
+        if forget_upto > 0 {
+            self.window.retain(|a| a.origin.frame > forget_upto);
+        }
+        if self.window.len() > MAX_WINDOW_ATTEMPTS {
+            let extra = self.window.len() - MAX_WINDOW_ATTEMPTS;
+            self.window.drain(..extra);
+            self.stats.window_dropped += extra as u64;
+        }
+        let evicted = self.window.len() != before;
+        self.print_warnings();
+        if !(fresh || evicted || last) {
+            return Ok(());
+        }
+        let mut report = InputReport::named(self.name.clone());
+        report.format = Some("udp");
+        report.packets = self.stats.datagrams;
+        report.bytes = self.stats.bytes;
+        report.flows = Some(self.reader.input_stats(0));
+        let mut a = run::analyze_attempts(
+            vec![report],
+            std::mem::take(&mut self.window),
+            &self.settings.policy,
+            &self.settings.run,
+        );
+        self.write(&a, last, out)?;
+        if last {
+            a.summary.collector = Some(self.stats.clone());
+            jsonl::summary(out, &a)?;
+        }
+        out.flush()?;
+        if last && !self.settings.quiet {
+            eprint!("{}", table::summary_text(&a));
+        }
+        self.window = std::mem::take(&mut a.attempts);
+        Ok(())
+    }
+
+    /// Writes findings that are new or changed, and beacons that are new;
+    /// forgets what left the window. On the last interval every finding
+    /// whose count or times moved is written too, so the file ends with
+    /// each finding's final state.
+    fn write(&mut self, a: &Analysis, last: bool, out: &mut dyn Write) -> io::Result<()> {
+        // Only findings still in the window are remembered, each in the
+        // state last written (what the next change is measured against).
+        let mut next = HashMap::with_capacity(a.findings.len());
+        for f in &a.findings {
+            let old = self.written.findings.remove(&f.key);
+            let write = match &old {
+                None => true,
+                Some(o) => changed(o, f) || (last && o != f),
+            };
+            if write {
+                jsonl::finding(out, f)?;
+                self.stats.findings_written += 1;
+                next.insert(f.key.clone(), f.clone());
+            } else if let Some(o) = old {
+                next.insert(f.key.clone(), o);
+            }
+        }
+        self.written.findings = next;
+        let mut beacons = HashMap::with_capacity(a.beacons.len());
+        for b in &a.beacons {
+            let key = (
+                b.src,
+                b.dport,
+                b.across_destinations,
+                (!b.across_destinations).then(|| b.dsts[0]),
+            );
+            if !self.written.beacons.contains_key(&key) {
+                jsonl::beacon(out, a, b)?;
+                self.stats.beacons_written += 1;
+            }
+            beacons.insert(key, ());
+        }
+        self.written.beacons = beacons;
+        Ok(())
+    }
+
+    fn print_warnings(&mut self) {
+        let w = self.reader.take_warnings(0);
+        let mut err = io::stderr().lock();
+        for w in &w.kept {
+            let _ = writeln!(
+                err,
+                "warning: {}: datagram {}: {} [{}]",
+                self.name,
+                w.frame.unwrap_or(0),
+                table::clean(&w.message),
+                w.reason
+            );
+        }
+        for (reason, n) in w.dropped() {
+            let _ = writeln!(
+                err,
+                "warning: {}: {n} more {reason} warning(s) this interval not shown (all are counted in the summary)",
+                self.name
+            );
+        }
+    }
+}
