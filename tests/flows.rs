@@ -110,6 +110,8 @@ fn pmacct_router_exports_give_the_flows_nfacctd_gives() {
     for (test, records) in [
         ("100-IPFIXv10-CISCO", 12),
         ("101-NFv9-CISCO-cust_primitives", 51),
+        // IPv6, sampling from options data; ICMPv6 only, so no attempts.
+        ("104-IPFIXv10-IPv6-CISCO-sampling_option", 3),
     ] {
         let t = dir.join(test);
         let recs = conns(&[t.join("traffic-00.pcap").to_str().unwrap()]);
@@ -134,6 +136,11 @@ fn pmacct_router_exports_give_the_flows_nfacctd_gives() {
         for a in common::of_type(&recs, "attempt") {
             assert_eq!(a["flow"]["exporter"], "138.187.57.55", "{test}");
         }
+        assert_eq!(
+            want.len(),
+            common::of_type(&recs, "attempt").len(),
+            "{test}: one attempt per SYN record"
+        );
     }
 }
 
@@ -150,6 +157,105 @@ fn netflow_v5_in_a_capture() {
     assert_eq!(r["format"], "pcap");
     assert_eq!(r["flows"]["messages"], 1);
     assert_eq!(r["flows"]["records"], 29);
+}
+
+#[test]
+fn every_akvorado_and_ndpi_export_decodes() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = data.join("netflow/akvorado");
+    let path = |n: &str| dir.join(n).display().to_string();
+    // (inputs in the order an exporter sends them, flow records expected
+    // in the last input, TCP records with SYN there).
+    let cases: [(&[&str], u64, u64); 15] = [
+        (&["datalink-template.pcap", "datalink-data.pcap"], 1, 0),
+        (
+            &[
+                "ethernet-over-mpls-with-control-word-template.pcap",
+                "ethernet-over-mpls-with-control-word-data.pcap",
+            ],
+            10,
+            0,
+        ),
+        (&["icmp-template.pcap", "icmp-data.pcap"], 2, 0),
+        (&["ipfix-srv6-template.pcap", "ipfix-srv6-data.pcap"], 1, 0),
+        (&["ipfixprobe-templates.pcap", "ipfixprobe-data.pcap"], 4, 1),
+        (
+            &["juniper-cpid-template.pcap", "juniper-cpid-data.pcap"],
+            1,
+            0,
+        ),
+        (
+            &[
+                "multiplesamplingrates-options-template.pcap",
+                "multiplesamplingrates-options-data.pcap",
+                "multiplesamplingrates-template.pcap",
+                "multiplesamplingrates-data.pcap",
+            ],
+            12,
+            0,
+        ),
+        (&["options-template.pcap", "options-data.pcap"], 0, 0),
+        (
+            &["samplingrate-template.pcap", "samplingrate-data.pcap"],
+            6,
+            0,
+        ),
+        (&["template.pcap", "data.pcap"], 4, 0),
+        // Data before its templates in one capture: replayed.
+        (&["data+templates.pcap"], 21, 4),
+        (&["mpls.pcap"], 2, 0),
+        (&["nat.pcap"], 9, 0),
+        (&["physicalinterfaces.pcap"], 8, 1),
+        (&["nfv5.pcap"], 29, 0),
+    ];
+    for (files, records, syns) in cases {
+        let args: Vec<String> = files.iter().map(|f| path(f)).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let recs = conns(&args);
+        let inputs = per_input(&recs);
+        for r in &inputs {
+            assert!(r["error"].is_null(), "{files:?}: {}", r["error"]);
+            let f = &r["flows"];
+            assert!(f["messages"].as_u64().unwrap() >= 1, "{files:?}");
+            assert_eq!(f["bad_messages"], 0, "{files:?}");
+            assert_eq!(f["data_without_template"], 0, "{files:?}");
+            assert_eq!(f["count_mismatch"], 0, "{files:?}");
+        }
+        let last = &inputs.last().unwrap()["flows"];
+        assert_eq!(last["records"], records, "{files:?}");
+        assert_eq!(last["syn_records"], syns, "{files:?}");
+    }
+    // nDPI: a FRITZ!Box datagram holding only a template; ten v9
+    // datagrams whose templates were never captured (counted and said).
+    let nd = data.join("netflow/ndpi-tests");
+    let fritz = conns(&[nd.join("netflow-fritz.pcap").to_str().unwrap()]);
+    let f = &per_input(&fritz)[0]["flows"];
+    assert_eq!(
+        (f["messages"].as_u64(), f["records"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(f["bad_messages"], 0);
+    let out = common::portent(&[
+        "conns",
+        "-f",
+        "jsonl",
+        nd.join("netflowv9.pcap").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("exporter 192.168.2.134") && stderr.contains("never got their template"),
+        "{stderr}"
+    );
+    let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let f = &per_input(&recs)[0]["flows"];
+    assert_eq!(f["messages"], 10);
+    assert_eq!(f["records"], 0);
+    assert_eq!(f["data_without_template"], 23);
 }
 
 /// Data records in one message as netflow_parser decodes it (templates

@@ -193,6 +193,9 @@ pub struct FlowStats {
     pub bad_messages: u64,
     /// Template scopes forgotten to stay under [`MAX_SCOPES`].
     pub scopes_evicted: u64,
+    /// NetFlow v9 messages whose header count is not the number of
+    /// records they hold (read all the same).
+    pub count_mismatch: u64,
     /// Biflow records with no biflowDirection whose initiator was told by
     /// their ports (the reverse direction started them).
     pub biflows_reoriented: u64,
@@ -211,6 +214,7 @@ impl FlowStats {
         self.data_without_template += o.data_without_template;
         self.bad_messages += o.bad_messages;
         self.scopes_evicted += o.scopes_evicted;
+        self.count_mismatch += o.count_mismatch;
         self.biflows_reoriented += o.biflows_reoriented;
     }
 }
@@ -422,13 +426,19 @@ impl FlowReader {
     }
 
     fn sets(&mut self, msg: &[u8], h: &Header, scope: Scope, ctx: &Ctx) {
+        // Records the message held, to hold against a v9 header's count;
+        // `None` once a data set waits for its template (not countable yet).
+        let mut held = Some(0usize);
+        let mut sets = 0usize;
+        let (records0, replayed0) = (self.stats().records, self.stats().data_replayed);
         for set in netflow::sets(msg, h) {
+            sets += 1;
             let set = match set {
                 Ok(s) => s,
                 Err(e) => return self.bad(ctx, e),
             };
-            match (h.version, set.id) {
-                (9, 0 | 1) | (10, 2 | 3) => self.template_set(&set, scope, ctx),
+            let n = match (h.version, set.id) {
+                (9, 0 | 1) | (10, 2 | 3) => Some(self.template_set(&set, scope, ctx)),
                 (_, 256..) => self.data_set(&set, scope, ctx),
                 (_, id) => {
                     let e = netflow::WireError {
@@ -436,15 +446,42 @@ impl FlowReader {
                         what: format!("set ID {id} is reserved; set skipped"),
                     };
                     self.bad(ctx, e);
+                    Some(0)
                 }
+            };
+            held = held.zip(n).map(|(a, b)| a + b);
+        }
+        // Flow records (not options data); not countable when a template in
+        // this message let earlier data be decoded.
+        let flow_records = (self.stats().data_replayed == replayed0)
+            .then(|| (self.stats().records - records0) as usize);
+        if let (Some(count), Some(held), Some(data)) = (h.count, held, flow_records) {
+            // RFC 3954 counts records; Cisco's earlier description, which
+            // FortiGate, Streamcore and Cisco WLC follow, counts sets;
+            // softflowd counts flow records only (no templates, no options data). Any of them is fine;
+            // anything else is a damaged or forged header, decoded all the
+            // same (the sets, not the count, say where the records are)
+            // and said.
+            let count = usize::from(count);
+            if count != held && count != sets && count != data {
+                self.stats().count_mismatch += 1;
+                let exporter = ctx.exporter;
+                self.warn("count_mismatch", ctx.offset, Some(ctx.origin.frame), || {
+                    format!(
+                        "{}: NetFlow v9 header says {count} record(s), the message holds {held} in {sets} set(s); all read",
+                        describe(exporter)
+                    )
+                });
             }
         }
     }
 
-    fn template_set(&mut self, set: &Set<'_>, scope: Scope, ctx: &Ctx) {
+    /// Reads a template set; returns how many templates it held.
+    fn template_set(&mut self, set: &Set<'_>, scope: Scope, ctx: &Ctx) -> usize {
         let mut defs = std::mem::take(&mut self.defs);
         defs.clear();
         let r = netflow::templates(ctx.version.into(), set, wanted, &mut defs);
+        let n = defs.len();
         for d in defs.drain(..) {
             match d {
                 TemplateDef::Define(id, t) => {
@@ -480,6 +517,7 @@ impl FlowReader {
         if let Err(e) = r {
             self.bad(ctx, e);
         }
+        n
     }
 
     /// Decodes the data sets that were waiting for template `id`.
@@ -506,7 +544,9 @@ impl FlowReader {
         }
     }
 
-    fn data_set(&mut self, set: &Set<'_>, scope: Scope, ctx: &Ctx) {
+    /// Reads a data set; returns how many records it held, `None` when
+    /// it waits for its template.
+    fn data_set(&mut self, set: &Set<'_>, scope: Scope, ctx: &Ctx) -> Option<usize> {
         let st = self.scopes.get_mut(&scope).expect("touched");
         let Some(t) = st.templates.get(&set.id) else {
             if st.pending.len() < MAX_PENDING_SETS_PER_SCOPE
@@ -529,7 +569,7 @@ impl FlowReader {
                     )
                 });
             }
-            return;
+            return None;
         };
         let mut recs = std::mem::take(&mut self.scratch);
         recs.clear();
@@ -550,10 +590,12 @@ impl FlowReader {
                 self.record(rec, ctx, sampling, sys_init);
             }
         }
+        let n = recs.len();
         self.scratch = recs;
         if let Err(e) = r {
             self.bad(ctx, e);
         }
+        Some(n)
     }
 
     fn v5(&mut self, msg: &[u8], ctx: &Ctx) {
@@ -1126,6 +1168,42 @@ mod tests {
         assert_eq!(a[1].tuple.dport, 9001);
         assert!(!a[1].answered);
         assert_eq!(stats[&0].0.paired_responder_records, 1);
+    }
+
+    #[test]
+    fn a_v9_count_that_fits_no_reading_is_said_and_the_records_read() {
+        use crate::synth::{Exporter, FlowRec};
+        let rec = FlowRec {
+            start_ms: 1_700_000_000_000,
+            end_ms: 1_700_000_000_500,
+            src: "10.0.0.5".parse().unwrap(),
+            sport: 50_000,
+            dst: "203.0.113.9".parse().unwrap(),
+            dport: 4444,
+            proto: 6,
+            tcp_flags: 0x02,
+            packets: 1,
+            bytes: 60,
+            in_if: 1,
+            out_if: 2,
+        };
+        let mut ex = Exporter::new(9, 7, 1_699_999_000_000);
+        let tpl = ex.templates(1_700_000_001_000);
+        let data = ex.data(1_700_000_001_000, &[rec, rec]);
+        let mut forged = data.clone();
+        forged[2..4].copy_from_slice(&99u16.to_be_bytes());
+        let mut r = FlowReader::default();
+        r.begin_input(0);
+        for (i, m) in [&tpl, &data, &forged].into_iter().enumerate() {
+            r.message(m, None, 0, i as u64 + 1);
+        }
+        let (attempts, per_input) = r.finish();
+        let (stats, warnings) = &per_input[&0];
+        assert_eq!(stats.count_mismatch, 1);
+        assert_eq!(stats.records, 4, "the forged message is read all the same");
+        assert_eq!(attempts.len(), 4);
+        assert!(warnings.kept[0].message.contains("says 99 record(s)"));
+        assert_eq!(warnings.kept[0].frame, Some(3));
     }
 
     #[test]

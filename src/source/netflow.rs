@@ -73,6 +73,9 @@ pub struct Header {
     pub sys_up_time_ms: Option<u32>,
     /// v9 source ID or IPFIX observation domain.
     pub domain: u32,
+    /// NetFlow v9: the records (templates, options templates and data)
+    /// the header says the message holds; IPFIX has no such count.
+    pub count: Option<u16>,
     /// Where the sets start and end in the message.
     pub body: (usize, usize),
 }
@@ -93,6 +96,7 @@ pub fn header(msg: &[u8]) -> Result<Header, WireError> {
                 unix_secs: be32(msg, 8).unwrap_or(0),
                 sys_up_time_ms: be32(msg, 4),
                 domain: be32(msg, 16).unwrap_or(0),
+                count: be16(msg, 2),
                 body: (20, msg.len()),
             })
         }
@@ -121,6 +125,7 @@ pub fn header(msg: &[u8]) -> Result<Header, WireError> {
                 unix_secs: be32(msg, 4).unwrap_or(0),
                 sys_up_time_ms: None,
                 domain: be32(msg, 12).unwrap_or(0),
+                count: None,
                 body: (16, len),
             })
         }
