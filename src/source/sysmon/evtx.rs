@@ -33,6 +33,7 @@ pub(crate) fn read(r: &mut Reader<'_>, data: &[u8]) -> Result<(), SourceError> {
             offset: 0,
             what: format!("EVTX file header: {}", chain(&e)),
         })?;
+    let declared_chunks = u64::from(parser.header().chunk_count);
     let mut parser = parser.with_configuration(ParserSettings::new().indent(false));
     // The crate is third-party code on untrusted input: a panic in it ends
     // this file's reading with a warning, not the run.
@@ -49,7 +50,7 @@ pub(crate) fn read(r: &mut Reader<'_>, data: &[u8]) -> Result<(), SourceError> {
                         Err(why) => r.bad_record(at, || why),
                     }
                 }
-                Err(e) => bad(r, &e),
+                Err(e) => bad(r, &e, data, declared_chunks),
             }
         }
     }));
@@ -67,12 +68,23 @@ pub(crate) fn read(r: &mut Reader<'_>, data: &[u8]) -> Result<(), SourceError> {
     Ok(())
 }
 
-/// A chunk or record the crate could not read.
-fn bad(r: &mut Reader<'_>, e: &EvtxError) {
+/// A chunk or record the crate could not read. A chunk without the chunk
+/// magic past the chunks the file header declares is the file's unused
+/// space (Windows preallocates logs; the crate looks there because a log
+/// not closed cleanly has real chunks past the header's count), and is
+/// counted as slack, not warned about.
+fn bad(r: &mut Reader<'_>, e: &EvtxError, data: &[u8], declared_chunks: u64) {
     match e {
         EvtxError::FailedToParseChunk { chunk_id, .. } => {
-            r.log.stats.bad_chunks += 1;
             let offset = FILE_HEADER + chunk_id * CHUNK;
+            let magic = usize::try_from(offset)
+                .ok()
+                .and_then(|o| data.get(o..o.checked_add(8)?));
+            if *chunk_id >= declared_chunks && magic != Some(&b"ElfChnk\0"[..]) {
+                r.log.stats.slack_chunks += 1;
+                return;
+            }
+            r.log.stats.bad_chunks += 1;
             r.warn("bad_chunk", At { record: 0, offset }, || {
                 format!("chunk {chunk_id} at offset {offset} not read: {}", chain(e))
             });

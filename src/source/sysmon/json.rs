@@ -54,9 +54,9 @@ pub(crate) fn read_lines(r: &mut Reader<'_>, data: &[u8]) {
             Some(raw) => r.record(&raw, at),
             None => match embedded_xml(o) {
                 Some(text) => read_embedded(r, text.as_bytes(), at),
-                None => r.bad_record(at, || {
-                    "a JSON object with no Event ID (winlog.event_id, EventID, event_id, Event.System.EventID) and no <Event> message".into()
-                }),
+                // Another program's record in a journald or syslog export
+                // (or a shipper's heartbeat): counted, as in syslog text.
+                None => r.log.stats.other_lines += 1,
             },
         }
     }

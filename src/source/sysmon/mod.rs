@@ -216,10 +216,14 @@ pub struct SysmonStats {
     pub bad_records: u64,
     /// EVTX chunks that could not be read (their records are lost).
     pub bad_chunks: u64,
+    /// EVTX chunks past those the file header declares that hold no chunk
+    /// (a preallocated log's unused space).
+    pub slack_chunks: u64,
     /// Kept events with a value that did not parse (an address, a port, a
     /// PID), left `None` with a warning.
     pub bad_fields: u64,
-    /// Text lines with no event in them (other programs' syslog lines).
+    /// Text lines or JSON records with no event in them (other programs'
+    /// syslog lines, journald records, shipper heartbeats); not warned.
     pub other_lines: u64,
     /// Events not kept because of [`MAX_EVENTS_PER_FILE`].
     pub events_dropped: u64,
@@ -243,6 +247,7 @@ impl SysmonStats {
         self.no_provider += o.no_provider;
         self.bad_records += o.bad_records;
         self.bad_chunks += o.bad_chunks;
+        self.slack_chunks += o.slack_chunks;
         self.bad_fields += o.bad_fields;
         self.other_lines += o.other_lines;
         self.events_dropped += o.events_dropped;
@@ -413,8 +418,19 @@ pub(crate) enum Verdict {
 /// Where a record is, for events and warnings.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct At {
+    /// 0 when not known (an EVTX record whose header is broken).
     pub record: u64,
     pub offset: u64,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.record > 0 {
+            write!(f, "record {} at offset {}", self.record, self.offset)
+        } else {
+            write!(f, "offset {}", self.offset)
+        }
+    }
 }
 
 /// Judges one record: Sysmon or not, kept or not, and its values parsed.
@@ -589,7 +605,7 @@ impl<'n> Reader<'n> {
             w.push(Warning {
                 reason,
                 offset: at.offset,
-                frame: Some(at.record),
+                frame: (at.record > 0).then_some(at.record),
                 message: format!("{}: {}", self.name, message()),
             });
         } else {
@@ -600,9 +616,7 @@ impl<'n> Reader<'n> {
     /// A record that could not be parsed at all.
     pub(crate) fn bad_record(&mut self, at: At, what: impl FnOnce() -> String) {
         self.log.stats.bad_records += 1;
-        self.warn("bad_event", at, || {
-            format!("record {} at offset {}: {}", at.record, at.offset, what())
-        });
+        self.warn("bad_event", at, || format!("{at}: {}", what()));
     }
 
     /// Judges a parsed record and keeps it if it is a Sysmon 1, 3 or 13.
@@ -626,8 +640,7 @@ impl<'n> Reader<'n> {
                             st.no_provider += 1;
                             self.warn("no_provider", at, || {
                                 format!(
-                                    "record {} at offset {}: no provider, provider GUID or channel; not taken as Sysmon",
-                                    at.record, at.offset
+                                    "{at}: no provider, provider GUID or channel; not taken as Sysmon"
                                 )
                             });
                         }
@@ -646,9 +659,7 @@ impl<'n> Reader<'n> {
             let id = ev.event_id;
             self.warn("bad_field", at, || {
                 format!(
-                    "record {} at offset {} (Event ID {id}): values that did not parse, left empty: {}",
-                    at.record,
-                    at.offset,
+                    "{at} (Event ID {id}): values that did not parse, left empty: {}",
                     bad.join(", ")
                 )
             });
