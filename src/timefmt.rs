@@ -58,6 +58,101 @@ pub fn parse_rfc3339(s: &str) -> Result<Ts, String> {
     }
 }
 
+/// (year, month, day) in the proleptic Gregorian calendar to days since
+/// 1970-01-01 (the inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses the times endpoint logs carry, which are not all RFC 3339:
+/// Sysmon's own `UtcTime` (`2020-08-06 15:56:22.770`, UTC without a zone),
+/// the Windows `SystemTime` attribute (`2020-08-06T15:56:22.7701234Z`, seven
+/// fraction digits), ECS `@timestamp` (`2020-08-06T15:56:22.770Z`) and RFC
+/// 3339 with an offset (`+02:00`, `-0500`). A time without a zone is UTC.
+/// `None` for anything else (the caller says which record it was).
+pub fn parse_log_time(s: &str) -> Option<Ts> {
+    let b = s.trim().as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let d = b.get(r)?;
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| d.iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0')))
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+    {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    let month_len = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => return None,
+    };
+    // 60 is a leap second; it is read as the next second's start.
+    if d == 0 || d > month_len || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            // Digits past nanoseconds are dropped, not rounded.
+            if i - start < 9 {
+                nanos = nanos * 10 + u32::from(c - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        for _ in (i - start)..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_s: i64 = match b.get(i) {
+        None => 0,
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = num(i + 1..i + 3)?;
+            let om = match (b.get(i + 3), b.len() - i) {
+                (Some(b':'), 6) => num(i + 4..i + 6)?,
+                (Some(_), 5) => num(i + 3..i + 5)?,
+                (None, 3) => 0,
+                _ => return None,
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = i64::from(oh * 3600 + om * 60);
+            if sign == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(y), mo, d);
+    let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + sec) - offset_s;
+    Some(Ts::from_parts(secs, nanos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +187,52 @@ mod tests {
         let ts = parse_rfc3339("2016-12-22T04:36:49.512345Z").unwrap();
         assert_eq!(fmt(ts), "2016-12-22T04:36:49.512345Z");
         assert!(parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn log_times_in_the_forms_endpoint_logs_write() {
+        let f = |s: &str| parse_log_time(s).map(fmt);
+        // Sysmon's UtcTime: UTC, no zone, milliseconds.
+        assert_eq!(
+            f("2020-08-06 15:56:22.770").as_deref(),
+            Some("2020-08-06T15:56:22.770000Z")
+        );
+        // Windows SystemTime: seven fraction digits.
+        assert_eq!(
+            f("2019-03-18T16:57:38.6363871Z").as_deref(),
+            Some("2019-03-18T16:57:38.636387100Z")
+        );
+        assert_eq!(
+            f("2020-02-29T23:30:00+02:00").as_deref(),
+            Some("2020-02-29T21:30:00.000000Z")
+        );
+        assert_eq!(
+            f("2020-03-01T00:30:00-0130").as_deref(),
+            Some("2020-03-01T02:00:00.000000Z")
+        );
+        assert_eq!(
+            f(" 1969-12-31 23:59:59 ").as_deref(),
+            Some("1969-12-31T23:59:59.000000Z")
+        );
+        // Every form humantime reads gives the same instant.
+        assert_eq!(
+            parse_log_time("2016-12-22T04:36:49.512345Z"),
+            parse_rfc3339("2016-12-22T04:36:49.512345Z").ok()
+        );
+        for bad in [
+            "",
+            "2020-02-30 00:00:00",
+            "2021-02-29 00:00:00",
+            "2020-13-01 00:00:00",
+            "2020-08-06 24:00:00",
+            "2020-08-06 15:56:22.",
+            "2020-08-06 15:56:22.770Zjunk",
+            "2020-08-06 15:56:22+2",
+            "2020/08/06 15:56:22",
+            "2020-08-06",
+            "２020-08-06 15:56:22",
+        ] {
+            assert_eq!(parse_log_time(bad), None, "{bad:?}");
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod flow;
 pub mod netflow;
 pub mod pcap;
 pub mod pcapng;
+pub mod sysmon;
 
 use std::fmt;
 use std::fs::File;

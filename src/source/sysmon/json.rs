@@ -1,0 +1,230 @@
+//! Sysmon events as JSON lines, in the shapes the shippers write.
+//!
+//! The same event reaches a SIEM under different keys depending on what
+//! shipped it, so each line is recognised by its keys, never by a setting:
+//!
+//! | shape | Event ID | provider / channel | host | EventData |
+//! |---|---|---|---|---|
+//! | winlogbeat 7+ / ECS | `winlog.event_id` (`event.code`) | `winlog.provider_name`, `winlog.provider_guid`, `winlog.channel` | `winlog.computer_name` (`host.name`) | `winlog.event_data.*` |
+//! | winlogbeat 6 | `event_id` | `source_name`, `provider_guid`, `log_name` | `computer_name` | `event_data.*` |
+//! | NXLog, OTRF/Mordor datasets (flat) | `EventID` | `SourceName`, `ProviderGuid`, `Channel` | `Hostname` | top level |
+//! | evtx_dump JSON | `Event.System.EventID` (number or `#text`) | `Event.System.Provider.#attributes.Name`/`Guid`, `Event.System.Channel` | `Event.System.Computer` | `Event.EventData.*` |
+//! | journald / syslog as JSON | – | – | – | an `<Event>` in `MESSAGE` or `message` |
+//!
+//! Keys may also come flattened with dots (`"winlog.event_data.Image"`), as
+//! some exports write them. The time is `UtcTime` from the EventData, else
+//! `@timestamp` or `TimeCreated` (NXLog's `EventTime` is local time without
+//! a zone, and is not used).
+
+use serde_json::{Map, Value};
+
+use super::xml::{event_start, read_embedded};
+use super::{lines, At, Field, Raw, Reader, MAX_LINE_LEN};
+
+/// Keys a journald or syslog JSON export keeps the log line under.
+const MESSAGE_KEYS: [&str; 4] = ["MESSAGE", "message", "Message", "msg"];
+
+pub(crate) fn read_lines(r: &mut Reader<'_>, data: &[u8]) {
+    for (n, off, line) in lines(data) {
+        let at = At {
+            record: n,
+            offset: off,
+        };
+        if line.len() > MAX_LINE_LEN {
+            r.bad_record(at, || {
+                format!("line of {} bytes, over {MAX_LINE_LEN}", line.len())
+            });
+            continue;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v: Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(e) => {
+                r.bad_record(at, || format!("not JSON: {e}"));
+                continue;
+            }
+        };
+        let Some(o) = v.as_object() else {
+            r.bad_record(at, || "not a JSON object".into());
+            continue;
+        };
+        match raw_from_object(o) {
+            Some(raw) => r.record(&raw, at),
+            None => match embedded_xml(o) {
+                Some(text) => read_embedded(r, text.as_bytes(), at),
+                // Another program's record in a journald or syslog export
+                // (or a shipper's heartbeat): counted, as in syslog text.
+                None => r.log.stats.other_lines += 1,
+            },
+        }
+    }
+}
+
+/// The `<Event>` XML a syslog-as-JSON record carries, if any.
+fn embedded_xml(o: &Map<String, Value>) -> Option<&str> {
+    MESSAGE_KEYS
+        .iter()
+        .filter_map(|k| o.get(*k)?.as_str())
+        .find(|s| event_start(s.as_bytes(), 0).is_some())
+}
+
+/// The value at a dotted path, nested (`{"winlog":{"event_id":3}}`),
+/// flattened (`{"winlog.event_id":3}`) or a mix of the two.
+fn get<'v>(o: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+    if let Some(v) = o.get(path) {
+        return Some(v);
+    }
+    for (i, _) in path.match_indices('.') {
+        if let Some(inner) = o.get(&path[..i]).and_then(Value::as_object) {
+            if let Some(v) = get(inner, &path[i + 1..]) {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+/// A JSON scalar as the text an XML event would have had; evtx_dump's
+/// `{"#text": …}` objects are unwrapped.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Object(o) => o.get("#text").and_then(text),
+        _ => None,
+    }
+}
+
+fn first(o: &Map<String, Value>, paths: &[&str]) -> Option<String> {
+    paths.iter().find_map(|p| get(o, p).and_then(text))
+}
+
+/// Fills the EventData fields from the object at `prefix` (or from
+/// flattened `prefix.Name` keys, or the top level for an empty prefix).
+fn data(o: &Map<String, Value>, prefix: &str, raw: &mut Raw) {
+    let obj = if prefix.is_empty() {
+        Some(o)
+    } else {
+        get(o, prefix).and_then(Value::as_object)
+    };
+    match obj {
+        Some(d) => {
+            for f in Field::ALL {
+                if let Some(v) = d.get(f.name()).and_then(text) {
+                    raw.set(f, v);
+                }
+            }
+        }
+        None => {
+            for f in Field::ALL {
+                if let Some(v) = get(o, &format!("{prefix}.{}", f.name())).and_then(text) {
+                    raw.set(f, v);
+                }
+            }
+        }
+    }
+}
+
+/// The event in a shipper's JSON object, or `None` when it has no Event ID
+/// under any known key.
+fn raw_from_object(o: &Map<String, Value>) -> Option<Raw> {
+    let mut raw = Raw::default();
+    if let Some(id) = first(o, &["winlog.event_id"]) {
+        // winlogbeat 7+, ECS.
+        raw.event_id = Some(id);
+        raw.provider = first(o, &["winlog.provider_name"]);
+        raw.provider_guid = first(o, &["winlog.provider_guid"]);
+        raw.channel = first(o, &["winlog.channel"]);
+        raw.computer = first(o, &["winlog.computer_name", "host.name", "host.hostname"]);
+        raw.system_time = first(o, &["@timestamp"]);
+        data(o, "winlog.event_data", &mut raw);
+    } else if let Some(id) = first(o, &["Event.System.EventID"]) {
+        // evtx_dump JSON.
+        raw.event_id = Some(id);
+        raw.provider = first(
+            o,
+            &[
+                "Event.System.Provider.#attributes.Name",
+                "Event.System.Provider_attributes.Name",
+            ],
+        );
+        raw.provider_guid = first(
+            o,
+            &[
+                "Event.System.Provider.#attributes.Guid",
+                "Event.System.Provider_attributes.Guid",
+            ],
+        );
+        raw.channel = first(o, &["Event.System.Channel"]);
+        raw.computer = first(o, &["Event.System.Computer"]);
+        raw.system_time = first(
+            o,
+            &[
+                "Event.System.TimeCreated.#attributes.SystemTime",
+                "Event.System.TimeCreated_attributes.SystemTime",
+            ],
+        );
+        data(o, "Event.EventData", &mut raw);
+    } else if let Some(id) = first(o, &["EventID", "EventId", "event_id"]) {
+        // NXLog and the datasets (flat), winlogbeat 6.
+        raw.event_id = Some(id);
+        raw.provider = first(
+            o,
+            &["SourceName", "ProviderName", "source_name", "provider_name"],
+        );
+        raw.provider_guid = first(o, &["ProviderGuid", "provider_guid"]);
+        raw.channel = first(o, &["Channel", "log_name", "channel"]);
+        raw.computer = first(
+            o,
+            &["Hostname", "Computer", "ComputerName", "computer_name"],
+        );
+        raw.system_time = first(o, &["@timestamp", "TimeCreated", "SystemTime"]);
+        if o.get("event_data").is_some_and(Value::is_object) {
+            data(o, "event_data", &mut raw);
+        } else {
+            data(o, "", &mut raw);
+        }
+    } else {
+        return None;
+    }
+    Some(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(s: &str) -> Map<String, Value> {
+        serde_json::from_str::<Value>(s)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn nested_flattened_and_mixed_paths() {
+        let o =
+            obj(r#"{"winlog":{"event_data":{"Image":"a"}},"winlog.event_id":3,"x.y":{"z":true}}"#);
+        assert_eq!(get(&o, "winlog.event_data.Image"), Some(&Value::from("a")));
+        assert_eq!(get(&o, "winlog.event_id"), Some(&Value::from(3)));
+        assert_eq!(get(&o, "x.y.z"), Some(&Value::from(true)));
+        assert_eq!(get(&o, "winlog.nothing"), None);
+    }
+
+    #[test]
+    fn evtx_dump_json_shape() {
+        let o = obj(
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon","Guid":"5770385F-C22A-43E0-BF4C-06F5698FFBD9"}},"EventID":{"#attributes":{"Qualifiers":""},"#text":3},"Computer":"PC","TimeCreated":{"#attributes":{"SystemTime":"2019-03-18T16:57:38.636387Z"}}},"EventData":{"Image":"C:\\x.exe","SourcePort":49717}}}"##,
+        );
+        let raw = raw_from_object(&o).unwrap();
+        assert_eq!(raw.event_id.as_deref(), Some("3"));
+        assert_eq!(raw.provider.as_deref(), Some("Microsoft-Windows-Sysmon"));
+        assert_eq!(raw.computer.as_deref(), Some("PC"));
+        assert_eq!(raw.get(Field::Image), Some(r"C:\x.exe"));
+        assert_eq!(raw.get(Field::SourcePort), Some("49717"));
+    }
+}

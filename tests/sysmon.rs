@@ -1,0 +1,792 @@
+//! The Sysmon readers on real logs from `../shared/data/sysmon` (EVTX from
+//! attack simulations, the `evtx` crate's own samples, OTRF NXLog JSON with
+//! a join derived from the matching capture) and on the hand-written text
+//! fixtures in `tests/data/sysmon` (one per shipper format).
+
+mod common;
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use portent::source::sysmon::{self, SysmonEvent, SysmonFormat, SysmonLog};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/sysmon")
+        .join(name)
+}
+
+fn read_path(p: &Path) -> SysmonLog {
+    let data = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    sysmon::read(&p.display().to_string(), &data).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ip(s: &str) -> Option<IpAddr> {
+    Some(s.parse().unwrap())
+}
+
+fn of_id(log: &SysmonLog, id: u16) -> Vec<&SysmonEvent> {
+    log.events.iter().filter(|e| e.event_id == id).collect()
+}
+
+/// The warnings of one reason, as (record, message).
+fn warned(log: &SysmonLog, reason: &str) -> Vec<(u64, String)> {
+    log.warnings
+        .kept
+        .iter()
+        .filter(|w| w.reason == reason)
+        .map(|w| (w.frame.unwrap_or(0), w.message.clone()))
+        .collect()
+}
+
+fn image_name(e: &SysmonEvent) -> String {
+    let img = e.image.as_deref().unwrap_or("");
+    img.rsplit(['\\', '/'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+// ---------------------------------------------------------------- EVTX
+
+fn evtx_sample(data: &Path, name: &str) -> SysmonLog {
+    let p = data.join("sysmon/evtx-attack-samples").join(name);
+    let log = read_path(&p);
+    assert_eq!(log.format, Some(SysmonFormat::Evtx), "{name}");
+    log
+}
+
+#[test]
+fn psexec_meterpreter_powershell_to_4444_as_system() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let log = evtx_sample(
+        &data,
+        "Lateral_Movement_LM_sysmon_psexec_smb_meterpreter.evtx",
+    );
+    let hit: Vec<_> = of_id(&log, 3)
+        .into_iter()
+        .filter(|e| e.dport == Some(4444) && image_name(e) == "powershell.exe")
+        .collect();
+    assert!(
+        !hit.is_empty(),
+        "no powershell.exe -> :4444 in {:?}",
+        log.stats
+    );
+    for e in &hit {
+        assert_eq!(e.src, ip("10.0.2.18"));
+        assert_eq!(e.dst, ip("10.0.2.19"));
+        assert_eq!(e.user.as_deref(), Some(r"NT AUTHORITY\SYSTEM"));
+        assert_eq!(e.initiated, Some(true));
+        assert_eq!(e.protocol.as_deref(), Some("tcp"));
+        assert!(e.sport.is_some_and(|p| p > 1024));
+        let g = e.process_guid.as_deref().unwrap();
+        assert!(g.starts_with('{') && g == g.to_ascii_lowercase(), "{g}");
+        assert!(e.host.is_some() && e.pid.is_some() && e.record > 0);
+    }
+    assert!(log.stats.eid1 > 0 && log.stats.eid13 > 0, "{:?}", log.stats);
+    assert_eq!(log.stats.bad_records + log.stats.bad_chunks, 0);
+    // The process that connected was created in the same log: its EID 1
+    // carries the parent image that EID 3 lacks, joined by ProcessGuid.
+    let guid = hit[0].process_guid.clone();
+    let created = of_id(&log, 1)
+        .into_iter()
+        .find(|e| e.process_guid == guid)
+        .expect("EID 1 of the powershell.exe that connected");
+    assert!(created.parent_image.is_some() && created.command_line.is_some());
+    // Record order, as in the file.
+    assert!(log.events.windows(2).all(|w| w[0].record < w[1].record));
+}
+
+#[test]
+fn mshta_sharpshooter_to_4443() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let log = evtx_sample(
+        &data,
+        "Execution_sysmon_mshta_sharpshooter_stageless_meterpreter.evtx",
+    );
+    let e = of_id(&log, 3)
+        .into_iter()
+        .find(|e| image_name(e) == "mshta.exe")
+        .expect("mshta.exe EID 3");
+    assert_eq!((e.dst, e.dport), (ip("10.0.2.18"), Some(4443)));
+    assert_eq!(e.initiated, Some(true));
+    assert!(of_id(&log, 1).iter().any(|e| image_name(e) == "mshta.exe"));
+}
+
+#[test]
+fn bits_client_event_3_is_not_sysmon() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let log = evtx_sample(&data, "Command_and_Control_bits_openvpn.evtx");
+    assert!(log.events.is_empty(), "{:?}", &log.events[..1]);
+    assert_eq!(log.stats.kept(), 0);
+    // SOURCES.md: 254 Event ID 3 from Microsoft-Windows-Bits-Client.
+    assert_eq!(log.stats.other_provider_same_id, 254, "{:?}", log.stats);
+    assert!(log.stats.other_provider >= 254);
+    assert_eq!(
+        log.stats.events_read,
+        log.stats.other_provider + log.stats.other_ids
+    );
+}
+
+/// (file, records, Sysmon (EID 1, 3, 13), other provider, other provider
+/// with ID 1, 3 or 13).
+type EvtxCount = (&'static str, u64, (u64, u64, u64), u64, u64);
+
+/// Per file: records, Sysmon (EID 1, 3, 13), other-provider records, and of
+/// those the ones with ID 1, 3 or 13. The oracle is an independent parser,
+/// python-evtx 0.8.1, run over every chunk with the `ElfChnk` magic (the
+/// `evtx` crate, like Windows, also reads chunks past the count in the file
+/// header of a log not closed cleanly):
+///
+/// ```text
+/// for each 64 KiB chunk at 4096 + 65536 n with magic ElfChnk\0:
+///     for rec in Evtx.Evtx.ChunkHeader(buf, off).records():
+///         count (Provider/@Name, EventID) in rec.xml()
+/// ```
+///
+/// (`sample_with_a_bad_chunk_magic.evtx` is left out: python-evtx stops
+/// early in its damaged chunks, so it is no oracle there.)
+const EVTX_COUNTS: [EvtxCount; 11] = [
+    (
+        "evtx-attack-samples/AutomatedTestingTools_panache_sysmon_vs_EDRTestingScript.evtx",
+        122,
+        (96, 8, 4),
+        0,
+        0,
+    ),
+    (
+        "evtx-attack-samples/Command_and_Control_DE_sysmon-3-rdp-tun.evtx",
+        73,
+        (13, 42, 0),
+        0,
+        0,
+    ),
+    (
+        "evtx-attack-samples/Command_and_Control_bits_openvpn.evtx",
+        1537,
+        (0, 0, 0),
+        1537,
+        254,
+    ),
+    (
+        "evtx-attack-samples/Defense_Evasion_Sysmon_7_Update_Session_Orchestrator_Dll_Hijack.evtx",
+        64,
+        (23, 1, 0),
+        0,
+        0,
+    ),
+    (
+        "evtx-attack-samples/Execution_Sysmon_meterpreter_ReflectivePEInjection_to_notepad_.evtx",
+        13,
+        (1, 1, 0),
+        0,
+        0,
+    ),
+    (
+        "evtx-attack-samples/Execution_sysmon_mshta_sharpshooter_stageless_meterpreter.evtx",
+        3,
+        (2, 1, 0),
+        0,
+        0,
+    ),
+    (
+        "evtx-attack-samples/Lateral_Movement_LM_sysmon_psexec_smb_meterpreter.evtx",
+        10,
+        (3, 2, 3),
+        0,
+        0,
+    ),
+    (
+        "evtx-attack-samples/Lateral_Movement_powercat_revShell_sysmon_1_3.evtx",
+        9,
+        (5, 1, 0),
+        0,
+        0,
+    ),
+    (
+        "evtx-attack-samples/Lateral_Movement_smbmap_upload_exec_sysmon.evtx",
+        27,
+        (3, 7, 7),
+        0,
+        0,
+    ),
+    (
+        "omerbenamram-evtx-samples/Application_no_crc32.evtx",
+        17,
+        (0, 0, 0),
+        17,
+        1,
+    ),
+    (
+        "omerbenamram-evtx-samples/sysmon.evtx",
+        358,
+        (227, 2, 24),
+        0,
+        0,
+    ),
+];
+
+#[test]
+fn evtx_counts_match_an_independent_parser() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for (name, records, (e1, e3, e13), other, same_id) in EVTX_COUNTS {
+        let log = read_path(&data.join("sysmon").join(name));
+        let s = &log.stats;
+        assert_eq!(s.events_read, records, "{name}: {s:?}");
+        assert_eq!((s.eid1, s.eid3, s.eid13), (e1, e3, e13), "{name}");
+        assert_eq!(
+            (s.other_provider, s.other_provider_same_id),
+            (other, same_id),
+            "{name}"
+        );
+        assert_eq!(s.bad_records, 0, "{name}: {:?}", log.warnings.kept);
+        assert_eq!(s.bad_fields, 0, "{name}: {:?}", log.warnings.kept);
+    }
+}
+
+#[test]
+fn evtx_known_connections() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let log = evtx_sample(
+        &data,
+        "Defense_Evasion_Sysmon_7_Update_Session_Orchestrator_Dll_Hijack.evtx",
+    );
+    let e = of_id(&log, 3)[0];
+    assert_eq!(image_name(e), "rundll32.exe");
+    assert_eq!(
+        (e.dst, e.dport, e.record),
+        (ip("127.0.0.1"), Some(1337), 62)
+    );
+    // The EDR testing script's LOLBins, each to 151.101.0.133:443.
+    let log = evtx_sample(
+        &data,
+        "AutomatedTestingTools_panache_sysmon_vs_EDRTestingScript.evtx",
+    );
+    let mut lolbins: Vec<String> = of_id(&log, 3)
+        .into_iter()
+        .filter(|e| e.dst == ip("151.101.0.133") && e.dport == Some(443))
+        .map(image_name)
+        .collect();
+    lolbins.sort();
+    lolbins.dedup();
+    assert_eq!(
+        lolbins,
+        [
+            "certutil.exe",
+            "mshta.exe",
+            "powershell.exe",
+            "regsvr32.exe",
+            "rundll32.exe",
+            "wmic.exe"
+        ]
+    );
+}
+
+#[test]
+fn every_evtx_sample_reads_without_bad_records() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for dir in [
+        "sysmon/evtx-attack-samples",
+        "sysmon/omerbenamram-evtx-samples",
+    ] {
+        let mut paths: Vec<_> = std::fs::read_dir(data.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "evtx"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let log = read_path(&p);
+            let s = &log.stats;
+            eprintln!("{}: {s:?}", p.display());
+            assert!(s.events_read > 0, "{}", p.display());
+            if !p.ends_with("sample_with_a_bad_chunk_magic.evtx") {
+                assert_eq!(s.bad_records + s.bad_chunks, 0, "{}", p.display());
+                assert!(log.warnings.kept.is_empty(), "{:?}", log.warnings.kept);
+            }
+            // Every kept event has the fields its ID must have.
+            for e in &log.events {
+                assert!(e.process_guid.is_some() || e.event_id == 13, "{e:?}");
+                if e.event_id == 3 {
+                    assert!(
+                        e.src.is_some() && e.dst.is_some() && e.dport.is_some(),
+                        "{e:?}"
+                    );
+                    assert!(e.initiated.is_some(), "{e:?}");
+                }
+                if e.event_id == 13 {
+                    assert!(e.target_object.is_some(), "{e:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn evtx_crate_sysmon_sample_reads_past_the_header_chunk_count() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let log = read_path(&data.join("sysmon/omerbenamram-evtx-samples/sysmon.evtx"));
+    // SOURCES.md's 31 EID 1, 3 EID 13, no EID 3 are the one chunk the file
+    // header declares (records 1742-1782); the log was not closed cleanly
+    // and chunks 1-8 hold records 1783-2099 as well, the rest is unused.
+    let first: Vec<_> = log.events.iter().filter(|e| e.record <= 1782).collect();
+    let n = |id| first.iter().filter(|e| e.event_id == id).count();
+    assert_eq!((n(1), n(3), n(13)), (31, 0, 3));
+    assert_eq!(log.events.last().unwrap().record, 2099);
+    assert_eq!(log.stats.slack_chunks, 8, "{:?}", log.stats);
+    assert_eq!(log.stats.bad_chunks, 0);
+    assert!(log.warnings.kept.is_empty(), "{:?}", log.warnings.kept);
+}
+
+#[test]
+fn bad_chunk_magic_warns_and_reads_the_rest() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let log = read_path(
+        &data.join("sysmon/omerbenamram-evtx-samples/sample_with_a_bad_chunk_magic.evtx"),
+    );
+    // Chunks 6 and 10 of the 16 the header declares have no chunk magic.
+    assert_eq!(log.stats.bad_chunks, 2, "{:?}", log.stats);
+    let w = warned(&log, "bad_chunk");
+    for chunk in [6u64, 10] {
+        let offset = 4096 + chunk * 65536;
+        let hit = log
+            .warnings
+            .kept
+            .iter()
+            .find(|w| w.reason == "bad_chunk" && w.offset == offset)
+            .unwrap_or_else(|| panic!("no warning for chunk {chunk}: {w:?}"));
+        assert!(
+            hit.message.contains("sample_with_a_bad_chunk_magic.evtx")
+                && hit
+                    .message
+                    .contains(&format!("chunk {chunk} at offset {offset}")),
+            "{}",
+            hit.message
+        );
+        assert_eq!(hit.frame, None);
+    }
+    // Chunks 0, 7, 8 and 9 are read (from the oldest, 8).
+    assert!(log.stats.events_read >= 270, "{:?}", log.stats);
+    assert!(log.stats.events_read > 0, "the other chunks still read");
+}
+
+// ---------------------------------------------------------------- OTRF
+
+/// The host log of an OTRF pair, unzipped into a temporary directory.
+fn otrf_host_log(data: &Path, pair: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = data.join("sysmon/otrf-atomic-pairs").join(pair);
+    let zip_path = dir.join(format!("host_{pair}.zip"));
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    assert_eq!(z.len(), 1);
+    let mut f = z.by_index(0).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join(f.name().replace(['/', '\\'], "_"));
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).unwrap();
+    std::fs::write(&out, bytes).unwrap();
+    (tmp, out)
+}
+
+#[test]
+fn otrf_nxlog_counts() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    // SOURCES.md: covenant 8/55/296, empire 5/10/148.
+    for (pair, want) in [
+        ("covenant_psremoting_command", (8, 55, 296)),
+        ("empire_psremoting_stager", (5, 10, 148)),
+    ] {
+        let (_tmp, p) = otrf_host_log(&data, pair);
+        let log = read_path(&p);
+        let s = &log.stats;
+        assert_eq!(log.format, Some(SysmonFormat::JsonLines));
+        assert_eq!((s.eid1, s.eid3, s.eid13), want, "{pair}: {s:?}");
+        assert_eq!(s.bad_records, 0, "{pair}: {:?}", log.warnings.kept);
+        assert_eq!(s.bad_fields, 0, "{pair}: {:?}", log.warnings.kept);
+        // Every line is an event of some provider.
+        let lines = std::fs::read_to_string(&p).unwrap().lines().count() as u64;
+        assert_eq!(s.events_read, lines, "{pair}");
+        assert!(s.other_ids > 0 && s.other_provider > 0);
+        // Line order.
+        assert!(log.events.windows(2).all(|w| w[0].record < w[1].record));
+    }
+}
+
+#[test]
+fn otrf_expected_join_rows_have_their_event() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for pair in ["covenant_psremoting_command", "empire_psremoting_stager"] {
+        let (_tmp, p) = otrf_host_log(&data, pair);
+        let log = read_path(&p);
+        let tsv = std::fs::read_to_string(
+            data.join("sysmon/otrf-atomic-pairs")
+                .join(pair)
+                .join("EXPECTED-JOIN.derived.tsv"),
+        )
+        .unwrap();
+        let mut rows = 0;
+        let mut lines = tsv.lines().filter(|l| !l.starts_with('#'));
+        let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        for line in lines {
+            let f: Vec<&str> = line.split('\t').collect();
+            rows += 1;
+            let want_guid = f[col("ProcessGuid")].to_ascii_lowercase();
+            let found = of_id(&log, 3).into_iter().any(|e| {
+                e.src == ip(f[col("src_ip")])
+                    && e.sport == f[col("src_port")].parse().ok()
+                    && e.dst == ip(f[col("dst_ip")])
+                    && e.dport == f[col("dst_port")].parse().ok()
+                    && e.image.as_deref() == Some(f[col("Image")])
+                    && e.user.as_deref() == Some(f[col("User")])
+                    && e.initiated == Some(f[col("Initiated")] == "true")
+                    && e.process_guid.as_deref() == Some(want_guid.as_str())
+                    && e.pid == f[col("ProcessId")].parse().ok()
+                    && e.host.as_deref() == Some(f[col("host")])
+                    && e.ts.to_string().replace('T', " ")[..23] == *f[col("sysmon_UtcTime")]
+            });
+            assert!(found, "{pair}: no EID 3 for {line}");
+        }
+        assert!(rows >= 4, "{pair}: {rows} rows");
+    }
+}
+
+// ---------------------------------------------------------------- text fixtures
+
+#[test]
+fn winlogbeat_json() {
+    let log = read_path(&fixture("winlogbeat.jsonl"));
+    assert_eq!(log.format, Some(SysmonFormat::JsonLines));
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 1, 1), "{s:?}");
+    assert_eq!(
+        s.other_provider_same_id, 1,
+        "Bits-Client EID 3 is not taken"
+    );
+    assert_eq!(s.bad_records, 2);
+    let bad: Vec<u64> = warned(&log, "bad_event").iter().map(|w| w.0).collect();
+    assert_eq!(bad, [4, 5]);
+    let e3 = of_id(&log, 3)[0];
+    assert_eq!(e3.record, 1);
+    assert_eq!(e3.offset, 0);
+    assert_eq!(e3.host.as_deref(), Some("WS01.example.org"));
+    assert_eq!(e3.ts.to_string(), "2023-05-04T10:11:10.123000Z");
+    assert_eq!(
+        e3.process_guid.as_deref(),
+        Some("{ab12cd34-1111-6453-2200-000000000f00}")
+    );
+    assert_eq!(e3.pid, Some(4242));
+    assert_eq!(image_name(e3), "powershell.exe");
+    assert_eq!(e3.user.as_deref(), Some(r"EXAMPLE\alice"));
+    assert_eq!(
+        (e3.src, e3.sport, e3.dst, e3.dport),
+        (ip("192.0.2.10"), Some(50123), ip("203.0.113.7"), Some(4444))
+    );
+    assert_eq!(e3.initiated, Some(true));
+    let e1 = of_id(&log, 1)[0];
+    assert_eq!(e1.process_guid, e3.process_guid, "joins across case");
+    assert_eq!(
+        e1.parent_image.as_deref(),
+        Some(r"C:\Windows\System32\cmd.exe")
+    );
+    assert_eq!(
+        e1.parent_process_guid.as_deref(),
+        Some("{ab12cd34-1110-6453-2100-000000000f00}")
+    );
+    assert_eq!(
+        e1.command_line.as_deref(),
+        Some("powershell.exe -nop -w hidden -enc SQBFAFgA")
+    );
+    // Flattened dotted keys.
+    let e13 = of_id(&log, 13)[0];
+    assert_eq!(e13.record, 6);
+    assert!(e13
+        .target_object
+        .as_deref()
+        .unwrap()
+        .ends_with(r"\Terminal Server\WinStations\RDP-Tcp\PortNumber"));
+    assert_eq!(e13.details.as_deref(), Some("DWORD (0x00008402)"));
+    assert_eq!(e13.ts.to_string(), "2023-05-04T10:11:16.500000Z");
+}
+
+#[test]
+fn nxlog_json() {
+    let log = read_path(&fixture("nxlog.jsonl"));
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 2, 0), "{s:?}");
+    assert_eq!((s.other_provider, s.other_provider_same_id), (1, 0));
+    assert_eq!(s.bad_records, 1);
+    assert_eq!(warned(&log, "bad_event")[0].0, 4);
+    assert!(warned(&log, "bad_event")[0].1.contains("\"three\""));
+    let ev = of_id(&log, 3);
+    assert_eq!(ev[0].host.as_deref(), Some("WS02.example.org"));
+    assert_eq!(
+        ev[0].src,
+        ip("fe80::1c2d:3e4f:5a6b:7c8d"),
+        "zone id dropped"
+    );
+    assert_eq!(ev[0].dst, ip("2001:db8::7"));
+    assert_eq!(ev[0].dport, Some(8088));
+    assert_eq!(ev[0].ts.to_string(), "2023-05-04T10:11:10.250000Z");
+    assert_eq!(image_name(ev[0]), "mshta.exe");
+    // Second: IPv4-mapped source kept as given, case-insensitive values,
+    // an impossible port left empty with a warning.
+    assert_eq!(ev[1].src, ip("::ffff:192.0.2.20"));
+    assert_eq!(ev[1].protocol.as_deref(), Some("udp"));
+    assert_eq!(ev[1].initiated, Some(false));
+    assert_eq!(ev[1].dport, None);
+    assert_eq!(s.bad_fields, 1);
+    let w = warned(&log, "bad_field");
+    assert_eq!(w[0].0, 2);
+    assert!(w[0].1.contains("DestinationPort 99999"), "{}", w[0].1);
+    // Sysmon by provider GUID alone; after a blank line (line 5).
+    let e1 = of_id(&log, 1)[0];
+    assert_eq!(e1.record, 6);
+    assert_eq!(e1.parent_process_guid, ev[0].process_guid);
+    assert_eq!(
+        e1.command_line.as_deref(),
+        Some(r#"rundll32.exe javascript:"\..\mshtml,RunHTMLApplication""#)
+    );
+}
+
+#[test]
+fn event_xml_one_per_line() {
+    let log = read_path(&fixture("events-per-line.xml"));
+    assert_eq!(log.format, Some(SysmonFormat::EventXml));
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (0, 1, 1), "{s:?}");
+    assert_eq!(s.other_provider_same_id, 1);
+    let bad: Vec<u64> = warned(&log, "bad_event").iter().map(|w| w.0).collect();
+    assert_eq!(bad, [3, 5], "{:?}", log.warnings.kept);
+    let e3 = of_id(&log, 3)[0];
+    assert_eq!(e3.record, 1);
+    assert_eq!(e3.host.as_deref(), Some("WS03.example.org"));
+    assert_eq!(
+        e3.image.as_deref(),
+        Some(r"C:\Users\carol\AppData\Local\Temp\a&b.exe")
+    );
+    assert_eq!((e3.dst, e3.dport), (ip("203.0.113.30"), Some(1337)));
+    assert_eq!(e3.ts.to_string(), "2023-05-04T10:19:59.876000Z");
+    let e13 = of_id(&log, 13)[0];
+    assert_eq!(e13.record, 4);
+    let line4_start = std::fs::read(fixture("events-per-line.xml"))
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .take(3)
+        .map(|l| l.len() as u64 + 1)
+        .sum::<u64>();
+    assert_eq!(e13.offset, line4_start);
+    // No UtcTime: the system time.
+    assert_eq!(e13.ts.to_string(), "2023-05-04T10:20:03.000000Z");
+}
+
+#[test]
+fn event_xml_exported_document() {
+    let log = read_path(&fixture("exported.xml"));
+    assert_eq!(log.format, Some(SysmonFormat::EventXml));
+    let s = &log.stats;
+    assert_eq!(
+        (s.eid1, s.eid3, s.eid13, s.other_ids),
+        (1, 1, 0, 1),
+        "{s:?}"
+    );
+    assert_eq!(s.bad_records, 0, "{:?}", log.warnings.kept);
+    let e1 = of_id(&log, 1)[0];
+    assert_eq!(e1.record, 4, "line of <Event>");
+    assert_eq!(image_name(e1), "certutil.exe");
+    assert_eq!(e1.parent_image.as_deref(), Some(r"C:\Windows\explorer.exe"));
+    let e3 = of_id(&log, 3)[0];
+    assert_eq!(e3.process_guid, e1.process_guid);
+    assert_eq!((e3.dst, e3.dport), (ip("203.0.113.40"), Some(8888)));
+    assert_eq!(e3.ts.to_string(), "2023-05-04T11:00:01.500000Z");
+}
+
+#[test]
+fn linux_sysmon_syslog() {
+    let log = read_path(&fixture("linux-syslog.log"));
+    assert_eq!(log.format, Some(SysmonFormat::Syslog));
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3), (1, 1), "{s:?}");
+    assert_eq!(s.other_lines, 1, "the sshd line");
+    let bad: Vec<u64> = warned(&log, "bad_event").iter().map(|w| w.0).collect();
+    assert_eq!(bad, [3]);
+    let e3 = of_id(&log, 3)[0];
+    assert_eq!(e3.host.as_deref(), Some("lnx01"));
+    assert_eq!(e3.image.as_deref(), Some("/usr/bin/curl"));
+    assert_eq!(e3.user.as_deref(), Some("root"));
+    assert_eq!(e3.pid, Some(31337));
+    assert_eq!(
+        (e3.src, e3.sport, e3.dst, e3.dport),
+        (
+            ip("192.0.2.50"),
+            Some(40404),
+            ip("198.51.100.80"),
+            Some(8088)
+        )
+    );
+    assert_eq!(e3.ts.to_string(), "2023-10-10T12:00:00.120000Z");
+    let e1 = of_id(&log, 1)[0];
+    assert_eq!(e1.record, 4, "RFC 5424 line with a priority");
+    assert_eq!(e1.image.as_deref(), Some("/usr/bin/python3"));
+}
+
+#[test]
+fn syslog_as_json() {
+    let log = read_path(&fixture("journald.jsonl"));
+    assert_eq!(log.format, Some(SysmonFormat::JsonLines));
+    let s = &log.stats;
+    assert_eq!(s.eid3, 2, "{s:?}");
+    assert_eq!(s.other_lines, 1, "the cron record");
+    assert_eq!(s.bad_records, 1);
+    assert_eq!(warned(&log, "bad_event")[0].0, 4);
+    let ev = of_id(&log, 3);
+    assert_eq!((ev[0].record, ev[0].sport), (1, Some(40404)));
+    assert_eq!((ev[1].record, ev[1].sport), (2, Some(40405)));
+    assert_eq!(ev[1].dport, Some(8088));
+}
+
+#[test]
+fn not_sysmon_is_an_error_with_the_name() {
+    let e = sysmon::read("x.txt", b"hello world\n").unwrap_err();
+    assert!(e.to_string().contains("x.txt"), "{e}");
+    assert!(sysmon::read("e.evtx", b"ElfFile\0short").is_err());
+}
+
+// ---------------------------------------------------------------- robustness
+
+/// A small deterministic generator, so failures reproduce.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn mutate_never_panics(name: &str, orig: &[u8], rounds: usize, seed: u64) {
+    let mut rng = XorShift(seed);
+    let mut buf = orig.to_vec();
+    for round in 0..rounds {
+        buf.clear();
+        buf.extend_from_slice(orig);
+        match round % 3 {
+            0 => buf.truncate(rng.next() as usize % orig.len()),
+            1 => {
+                for _ in 0..1 + rng.next() % 16 {
+                    let i = rng.next() as usize % buf.len();
+                    buf[i] ^= 1 << (rng.next() % 8);
+                }
+            }
+            _ => {
+                let i = rng.next() as usize % buf.len();
+                let n = (rng.next() as usize % 64).min(buf.len() - i);
+                let r = rng.next() as u8;
+                buf[i..i + n].fill(r);
+            }
+        }
+        if let Ok(log) = sysmon::read(name, &buf) {
+            assert!(log.stats.kept() as usize == log.events.len());
+        }
+    }
+}
+
+#[test]
+fn mutated_text_fixtures_never_panic() {
+    for f in [
+        "winlogbeat.jsonl",
+        "nxlog.jsonl",
+        "events-per-line.xml",
+        "exported.xml",
+        "linux-syslog.log",
+        "journald.jsonl",
+    ] {
+        let orig = std::fs::read(fixture(f)).unwrap();
+        mutate_never_panics(f, &orig, 600, 0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+#[test]
+fn mutated_evtx_never_panics() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let p = data.join(
+        "sysmon/evtx-attack-samples/Execution_sysmon_mshta_sharpshooter_stageless_meterpreter.evtx",
+    );
+    let orig = std::fs::read(p).unwrap();
+    mutate_never_panics("mshta.evtx", &orig, 60, 0xdead_beef_cafe_f00d);
+    // Truncated at every chunk boundary and in the middle of one.
+    for cut in [0, 8, 4096, 4096 + 512, 4096 + 65536 - 1, orig.len() - 1] {
+        let _ = sysmon::read("cut.evtx", &orig[..cut.min(orig.len())]);
+    }
+}
+
+// ---------------------------------------------------------------- speed
+
+/// `cargo test --release --test sysmon -- --ignored --nocapture speed`
+#[test]
+#[ignore]
+fn speed() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let time = |what: &str, bytes: &[u8]| {
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        let mut events = 0;
+        while t.elapsed().as_secs_f64() < 2.0 {
+            let log = sysmon::read(what, bytes).unwrap();
+            n += 1;
+            events += log.stats.events_read;
+        }
+        let s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "{what}: {:.0} records/s, {:.1} MB/s",
+            events as f64 / s,
+            (bytes.len() * n) as f64 / s / 1e6
+        );
+    };
+    for f in [
+        "sysmon/omerbenamram-evtx-samples/sysmon.evtx",
+        "sysmon/evtx-attack-samples/AutomatedTestingTools_panache_sysmon_vs_EDRTestingScript.evtx",
+        "sysmon/evtx-attack-samples/Command_and_Control_bits_openvpn.evtx",
+    ] {
+        time(f, &std::fs::read(data.join(f)).unwrap());
+    }
+    let (_tmp, p) = otrf_host_log(&data, "covenant_psremoting_command");
+    time("covenant NXLog JSON", &std::fs::read(p).unwrap());
+}
+
+#[test]
+#[ignore]
+fn dump() {
+    let p = std::env::var("SYSMON_DUMP").unwrap();
+    let log = read_path(Path::new(&p));
+    eprintln!("{:?}\n{:#?}", log.stats, log.warnings.kept);
+    for e in &log.events {
+        eprintln!("{e:?}");
+    }
+}
