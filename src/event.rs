@@ -166,6 +166,10 @@ pub struct ProcessContext {
     pub image: Option<String>,
     pub user: Option<String>,
     pub parent_image: Option<String>,
+    pub pid: Option<u32>,
+    pub process_guid: Option<String>,
+    /// How the context was found ([`crate::analysis::join`]'s rules).
+    pub rule: Option<&'static str>,
 }
 
 /// The order every attempt list is kept in: time, then where it was read,

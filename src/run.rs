@@ -12,12 +12,14 @@ use serde::Serialize;
 use crate::analysis::attempts::{self, AttemptRules};
 use crate::analysis::beacon::{self, Beacon, BeaconConfig, BeaconStats};
 use crate::analysis::group::{self, Finding};
+use crate::analysis::join::{self, JoinOptions, JoinStats, LoggedEvent};
 use crate::analysis::ports;
 use crate::cli::policy::Policy;
 use crate::event::{Attempt, TcpSignal, Ts};
 use crate::filter::{Filter, Scope, Suppressed};
 use crate::source::capture::read_capture_with_ports;
 use crate::source::flow::{self, ExportRef, FlowReader, FlowStats};
+use crate::source::sysmon::{self, SysmonStats};
 use crate::source::{self, Input, SourceError};
 use crate::stats::{CaptureStats, Skip, SkipCounts, Warning};
 
@@ -28,6 +30,7 @@ pub struct RunOptions {
     /// Group findings per host per window (Chronicle's 5 minutes).
     pub window: Option<Ts>,
     pub beacon: BeaconConfig,
+    pub join: JoinOptions,
 }
 
 /// What happened to one input.
@@ -47,6 +50,9 @@ pub struct InputReport {
     /// Flow exports read from this input (in a capture or as a file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowStats>,
+    /// Sysmon events read from this input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sysmon: Option<SysmonStats>,
     /// Why the input could not be read at all.
     pub error: Option<String>,
     /// A file found in a directory that is not a capture: noted, not an error.
@@ -83,6 +89,7 @@ impl InputReport {
             odd_origlen: 0,
             skipped: SkipCounts::default(),
             flows: None,
+            sysmon: None,
             error: None,
             note: None,
             warnings: Vec::new(),
@@ -108,12 +115,16 @@ impl InputReport {
 pub struct Evidence {
     pub signals: Vec<TcpSignal>,
     pub flow_attempts: Vec<Attempt>,
+    /// Sysmon events, in input order.
+    pub sysmon: Vec<LoggedEvent>,
 }
 
 /// Flow-export messages an input holds, decoded after all inputs are read
 /// (in input order, so templates carry from one input to the next).
 enum Exports {
     None,
+    /// Events of a Sysmon log (not exports, but carried the same way).
+    Sysmon(Vec<crate::source::sysmon::SysmonEvent>),
     /// Datagrams found in a capture, their bytes in an arena.
     Capture(Vec<ExportRef>, Vec<u8>),
     /// A file of export messages: its bytes and where each message is.
@@ -137,6 +148,7 @@ pub fn read_inputs(
     let mut ev = Evidence {
         signals: Vec::with_capacity(total),
         flow_attempts: Vec::new(),
+        sysmon: Vec::new(),
     };
     let mut reports = Vec::with_capacity(per_input.len());
     let mut flows: Option<FlowReader> = None;
@@ -144,6 +156,13 @@ pub fn read_inputs(
         ev.signals.extend(s);
         match exports {
             Exports::None => {}
+            Exports::Sysmon(events) => {
+                ev.sysmon
+                    .extend(events.into_iter().map(|event| LoggedEvent {
+                        input: idx as u32,
+                        event,
+                    }))
+            }
             Exports::Capture(refs, bytes) => {
                 let reader = flows.get_or_insert_with(FlowReader::default);
                 reader.begin_input(idx as u32);
@@ -225,8 +244,26 @@ fn read_one(
             (report, out.signals, exports)
         }
         Err(e @ SourceError::NotACapture { .. }) => {
-            // Not a capture: perhaps a file of export messages (an RFC 5655
-            // IPFIX file, NetFlow datagrams as a collector saved them).
+            // Not a capture: perhaps a Sysmon log (EVTX, event XML, JSON
+            // lines, syslog).
+            if let Some(format) = sysmon::sniff(&data) {
+                report.bytes = data.len() as u64;
+                return match sysmon::read(&input.name, &data) {
+                    Ok(log) => {
+                        report.format = Some(format.name());
+                        report.sysmon = Some(log.stats);
+                        report.warnings_dropped = log.warnings.dropped().collect();
+                        report.warnings = log.warnings.kept;
+                        (report, Vec::new(), Exports::Sysmon(log.events))
+                    }
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        (report, Vec::new(), Exports::None)
+                    }
+                };
+            }
+            // Or a file of export messages (an RFC 5655 IPFIX file,
+            // NetFlow datagrams as a collector saved them).
             if let Some(flow::Split {
                 messages: msgs,
                 cut,
@@ -325,6 +362,12 @@ pub struct Summary {
     /// Flow exports over all inputs, when any input held some.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows: Option<FlowStats>,
+    /// Sysmon events over all inputs, when any input was a Sysmon log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sysmon: Option<SysmonStats>,
+    /// What joining the Sysmon events to the network evidence did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join: Option<JoinStats>,
     /// `portent collect`: the whole run's totals (the fields above are the
     /// last window's).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -342,7 +385,20 @@ pub fn analyze(
     // Packet attempts come in time and frame order; flow attempts too.
     crate::event::sort_attempts(&mut attempts);
     let attempts = crate::event::merge_attempts(attempts, evidence.flow_attempts);
-    analyze_attempts(inputs, attempts, policy, opts)
+    if evidence.sysmon.is_empty() {
+        return analyze_attempts(inputs, attempts, policy, opts);
+    }
+    let (attempts, stats) = join::join(attempts, &evidence.sysmon, &opts.join);
+    let mut a = analyze_attempts(inputs, attempts, policy, opts);
+    let mut total = SysmonStats::default();
+    for r in &a.inputs {
+        if let Some(s) = &r.sysmon {
+            total.add(s);
+        }
+    }
+    a.summary.sysmon = Some(total);
+    a.summary.join = Some(stats);
+    a
 }
 
 /// Filters, scores and groups attempts already built, in

@@ -4,4 +4,5 @@
 pub mod attempts;
 pub mod beacon;
 pub mod group;
+pub mod join;
 pub mod ports;

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::analysis::attempts::AttemptRules;
 use crate::analysis::beacon::{self, BeaconConfig};
+use crate::analysis::join::JoinOptions;
 use crate::analysis::ports::Severity;
 use crate::event::Ts;
 use crate::report::OutputFormat;
@@ -151,6 +152,15 @@ pub struct CommonArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+    /// Sysmon join: after correcting a host's clock, an Event ID 3 this
+    /// close to an attempt in a capture or flows is the same connection.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub join_tolerance: String,
+    /// Sysmon join: HOST's clock minus the capture's (e.g.
+    /// WS1.corp.local=-2.5s, DC1=1d), instead of the estimate from
+    /// unambiguous matches (repeatable).
+    #[arg(long, value_name = "HOST=DURATION")]
+    pub clock_offset: Vec<String>,
 }
 
 /// One report destination.
@@ -204,6 +214,7 @@ impl CollectSettings {
             policy: c.policy.load()?,
             run: RunOptions {
                 rules: AttemptRules::default(),
+                join: JoinOptions::default(),
                 window: None,
                 beacon: BeaconConfig {
                     min_beats: usize::from(c.beacon_min_beats),
@@ -215,6 +226,20 @@ impl CollectSettings {
             quiet: c.quiet,
         })
     }
+}
+
+/// `HOST=DURATION`, the duration possibly negative.
+fn clock_offset(o: &str) -> Result<(String, Ts), String> {
+    let (host, d) = o
+        .rsplit_once('=')
+        .filter(|(h, _)| !h.is_empty())
+        .ok_or_else(|| format!("--clock-offset {o:?}: expected HOST=DURATION"))?;
+    let (neg, d) = match d.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, d.strip_prefix('+').unwrap_or(d)),
+    };
+    let t = duration("--clock-offset", d)?;
+    Ok((host.to_string(), if neg { Ts(-t.0) } else { t }))
 }
 
 fn duration(flag: &str, s: &str) -> Result<Ts, String> {
@@ -272,6 +297,14 @@ impl Settings {
             policy,
             run: RunOptions {
                 rules,
+                join: JoinOptions {
+                    tolerance: duration("--join-tolerance", &c.join_tolerance)?,
+                    offsets: c
+                        .clock_offset
+                        .iter()
+                        .map(|o| clock_offset(o))
+                        .collect::<Result<_, _>>()?,
+                },
                 window,
                 beacon: BeaconConfig {
                     min_beats: scan.map_or(BeaconConfig::default().min_beats, |s| {

@@ -83,10 +83,19 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         "in_if",
         "out_if",
         "sampling",
+        "host",
+        "image",
+        "user",
+        "parent_image",
+        "pid",
+        "process_guid",
+        "join_rule",
     ])?;
     let opt = |o: Option<String>| o.unwrap_or_default();
+    let text = |o: Option<&String>| o.map(|s| cell(s).into_owned()).unwrap_or_default();
     for (at, v) in a.attempts.iter().zip(&a.verdicts) {
         let f = at.flow.as_deref();
+        let p = at.process.as_ref();
         cw.write_record([
             at.ts.to_string(),
             at.tuple.src.to_string(),
@@ -113,6 +122,13 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             opt(f.and_then(|f| f.in_if).map(|i| i.to_string())),
             opt(f.and_then(|f| f.out_if).map(|i| i.to_string())),
             opt(f.and_then(|f| f.sampling).map(|i| i.to_string())),
+            text(p.and_then(|p| p.host.as_ref())),
+            text(p.and_then(|p| p.image.as_ref())),
+            text(p.and_then(|p| p.user.as_ref())),
+            text(p.and_then(|p| p.parent_image.as_ref())),
+            opt(p.and_then(|p| p.pid).map(|n| n.to_string())),
+            text(p.and_then(|p| p.process_guid.as_ref())),
+            opt(p.and_then(|p| p.rule).map(str::to_string)),
         ])?;
     }
     done(cw)

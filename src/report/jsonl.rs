@@ -30,6 +30,14 @@ struct AttemptRec<'a> {
     bad_checksum: bool,
     /// What the flow record knew; null for attempts seen as packets.
     flow: Option<FlowRec>,
+    /// Process context from Sysmon; null when none matched.
+    host: Option<&'a str>,
+    image: Option<&'a str>,
+    user: Option<&'a str>,
+    parent_image: Option<&'a str>,
+    pid: Option<u32>,
+    process_guid: Option<&'a str>,
+    join_rule: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -120,9 +128,17 @@ fn line<T: Serialize>(w: &mut dyn Write, rec: &T) -> io::Result<()> {
 
 pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     for (at, v) in a.attempts.iter().zip(&a.verdicts) {
+        let p = at.process.as_ref();
         line(
             w,
             &AttemptRec {
+                host: p.and_then(|p| p.host.as_deref()),
+                image: p.and_then(|p| p.image.as_deref()),
+                user: p.and_then(|p| p.user.as_deref()),
+                parent_image: p.and_then(|p| p.parent_image.as_deref()),
+                pid: p.and_then(|p| p.pid),
+                process_guid: p.and_then(|p| p.process_guid.as_deref()),
+                join_rule: p.and_then(|p| p.rule),
                 ty: "attempt",
                 ts: at.ts.to_string(),
                 src: at.tuple.src.to_string(),

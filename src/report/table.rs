@@ -181,6 +181,11 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     if flows {
         header.extend(["PKTS", "BYTES", "DURATION", "EXPORTER", "IF IN/OUT"]);
     }
+    // Process columns only when some attempt has process context.
+    let procs = a.attempts.iter().any(|at| at.process.is_some());
+    if procs {
+        header.extend(["HOST", "IMAGE", "USER", "PARENT", "JOIN"]);
+    }
     let rows: Vec<Vec<String>> = a
         .attempts
         .iter()
@@ -205,6 +210,17 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             ];
             if flows {
                 row.extend(flow_cells(at.flow.as_deref()));
+            }
+            if procs {
+                let p = at.process.as_ref();
+                let c = |s: Option<&String>| s.map_or_else(|| "-".to_string(), |s| clean(s));
+                row.extend([
+                    c(p.and_then(|p| p.host.as_ref())),
+                    c(p.and_then(|p| p.image.as_ref())),
+                    c(p.and_then(|p| p.user.as_ref())),
+                    c(p.and_then(|p| p.parent_image.as_ref())),
+                    p.and_then(|p| p.rule).unwrap_or("-").to_string(),
+                ]);
             }
             row
         })
@@ -284,6 +300,41 @@ pub fn summary_text(a: &Analysis) -> String {
             f.bad_messages,
             f.data_without_template
         );
+    }
+    if let (Some(y), Some(j)) = (&s.sysmon, &s.join) {
+        let _ = writeln!(
+            t,
+            "  sysmon: {} events kept ({} process create, {} network connect, {} registry set); {} from other providers, {} bad records",
+            y.kept(),
+            y.eid1,
+            y.eid3,
+            y.eid13,
+            y.other_provider,
+            y.bad_records
+        );
+        let matched: u64 = j.matched.values().sum();
+        let rules: Vec<String> = j.matched.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let _ = writeln!(
+            t,
+            "  join: {matched} attempts matched ({}), {} only logged by the responder, {} unmatched; {} attempts from Sysmon alone",
+            if rules.is_empty() { "-".to_string() } else { rules.join(", ") },
+            j.responder_only,
+            j.unmatched,
+            j.sysmon_attempts
+        );
+        for c in &j.clock_offsets {
+            let _ = writeln!(
+                t,
+                "  clock: {} is {:+.3} s off the capture ({})",
+                clean(&c.host),
+                c.offset_s,
+                if c.given {
+                    "given".to_string()
+                } else {
+                    format!("from {} unambiguous matches", c.matches)
+                }
+            );
+        }
     }
     if s.skipped.total() > 0 || s.odd_origlen > 0 {
         let mut parts: Vec<String> = s

@@ -46,3 +46,25 @@ pub fn jsonl(args: &[&str]) -> (Vec<serde_json::Value>, Output) {
 pub fn of_type<'a>(recs: &'a [serde_json::Value], ty: &str) -> Vec<&'a serde_json::Value> {
     recs.iter().filter(|r| r["type"] == ty).collect()
 }
+
+/// Unzips every file of `zip` into `dir`; returns their paths, sorted.
+pub fn unzip(zip: &Path, dir: &Path) -> Vec<PathBuf> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).expect("open zip")).expect("zip");
+    let mut out = Vec::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).expect("zip entry");
+        if f.is_dir() {
+            continue;
+        }
+        let name = Path::new(f.name())
+            .file_name()
+            .expect("entry name")
+            .to_owned();
+        let p = dir.join(name);
+        let mut w = std::fs::File::create(&p).expect("create");
+        std::io::copy(&mut f, &mut w).expect("unzip");
+        out.push(p);
+    }
+    out.sort();
+    out
+}
