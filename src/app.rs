@@ -165,7 +165,9 @@ pub fn emit(settings: &Settings, kind: ReportKind, a: &Analysis) -> Result<Outco
     if a.summary.inputs_unreadable > 0 {
         return Ok(Outcome::InputError);
     }
-    let worst = a.findings.iter().map(|f| f.severity()).max();
+    // An RDP port moved is a finding of its own (Medium, DETECTION.md §8).
+    let rdp = (!a.rdp.is_empty()).then_some(crate::analysis::ports::Severity::Medium);
+    let worst = a.findings.iter().map(|f| f.severity()).chain(rdp).max();
     Ok(match (settings.fail_on, worst) {
         (Some(bar), Some(w)) if kind == ReportKind::Findings && w >= bar => Outcome::Findings,
         _ => Outcome::Clean,

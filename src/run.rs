@@ -320,6 +320,8 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Series of attempts that come on a timer (DETECTION.md §7).
     pub beacons: Vec<Beacon>,
+    /// Hosts whose RDP listener was moved off 3389 (DETECTION.md §8).
+    pub rdp: Vec<crate::analysis::rdp::RdpMove>,
     pub summary: Summary,
     /// The policy's known C2 ports, for the reports.
     pub known_c2: crate::cli::policy::PortSet,
@@ -357,6 +359,8 @@ pub struct Summary {
     pub skipped: SkipCounts,
     pub findings: usize,
     pub findings_by_severity: BTreeMap<&'static str, usize>,
+    /// Hosts whose RDP port was moved (Sysmon Event ID 13).
+    pub rdp_port_changes: usize,
     /// Beacon series found, and what the detector tested and dropped.
     pub beacons: BeaconStats,
     /// Flow exports over all inputs, when any input held some.
@@ -389,7 +393,10 @@ pub fn analyze(
         return analyze_attempts(inputs, attempts, policy, opts);
     }
     let (attempts, stats) = join::join(attempts, &evidence.sysmon, &opts.join);
+    let rdp = crate::analysis::rdp::moves(&evidence.sysmon, &attempts);
     let mut a = analyze_attempts(inputs, attempts, policy, opts);
+    a.summary.rdp_port_changes = rdp.len();
+    a.rdp = rdp;
     let mut total = SysmonStats::default();
     for r in &a.inputs {
         if let Some(s) = &r.sysmon {
@@ -494,6 +501,7 @@ pub fn analyze_attempts(
         verdicts,
         findings,
         beacons,
+        rdp: Vec::new(),
         summary: s,
         known_c2: policy.known_c2.clone(),
     }

@@ -286,3 +286,106 @@ fn lab_c2_on_private_addresses_is_suppressed_by_default_and_tier_3_with_private(
         ]
     );
 }
+
+/// A Sysmon event line with `data` as its EventData.
+fn event(id: u16, n: u32, host: &str, data: &[(&str, &str)]) -> String {
+    let fields: String = data
+        .iter()
+        .map(|(k, v)| format!(r#"<Data Name="{k}">{v}</Data>"#))
+        .collect();
+    format!(
+        concat!(
+            r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>"#,
+            r#"<Provider Name="Microsoft-Windows-Sysmon" Guid="{{5770385f-c22a-43e0-bf4c-06f5698ffbd9}}"/>"#,
+            r#"<EventID>{id}</EventID><EventRecordID>{n}</EventRecordID>"#,
+            r#"<Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>{host}</Computer></System>"#,
+            r#"<EventData>{fields}</EventData></Event>"#
+        ),
+        id = id,
+        n = n,
+        host = host,
+        fields = fields
+    )
+}
+
+#[test]
+fn rdp_moved_off_3389_is_a_finding_with_its_inbound_connections() {
+    let key =
+        r"HKLM\System\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp\PortNumber";
+    let lines = [
+        // The file server's own connection says which address is its own.
+        event(
+            3,
+            1,
+            "FS01.corp.example",
+            &[
+                ("UtcTime", "2026-03-02 08:59:00.000"),
+                ("Image", r"C:\Windows\System32\lsass.exe"),
+                ("Protocol", "tcp"),
+                ("Initiated", "true"),
+                ("SourceIp", "10.1.4.15"),
+                ("SourcePort", "50100"),
+                ("DestinationIp", "10.1.4.10"),
+                ("DestinationPort", "389"),
+            ],
+        ),
+        event(
+            13,
+            2,
+            "FS01.corp.example",
+            &[
+                ("EventType", "SetValue"),
+                ("UtcTime", "2026-03-02 08:58:00.000"),
+                ("Image", r"C:\Windows\regedit.exe"),
+                ("TargetObject", key),
+                ("Details", "DWORD (0x00008462)"),
+            ],
+        ),
+        // Set back to 3389 elsewhere: not a finding.
+        event(
+            13,
+            3,
+            "WS02.corp.example",
+            &[
+                ("EventType", "SetValue"),
+                ("UtcTime", "2026-03-02 08:58:00.000"),
+                ("TargetObject", key),
+                ("Details", "DWORD (0x00000d3d)"),
+            ],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fs01.xml");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let cap = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/rdp-33890.pcapng");
+    // Independently of the join: the capture's attempts to the new port.
+    let (alone, _) = common::jsonl(&["conns", "-f", "jsonl", cap]);
+    let inbound: Vec<&Value> = common::of_type(&alone, "attempt")
+        .into_iter()
+        .filter(|a| a["dst"] == "10.1.4.15" && a["dport"] == 33890)
+        .collect();
+    assert!(!inbound.is_empty());
+    let (recs, out) = common::jsonl(&[
+        "scan",
+        "-f",
+        "jsonl",
+        "--fail-on",
+        "medium",
+        cap,
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a Medium finding");
+    let rdp = common::of_type(&recs, "rdp_port");
+    assert_eq!(rdp.len(), 1, "{rdp:?}");
+    let r = rdp[0];
+    assert_eq!(r["host"], "FS01.corp.example");
+    assert_eq!(r["port"], 33890);
+    assert_eq!(r["image"], r"C:\Windows\regedit.exe");
+    assert_eq!(r["addresses"], serde_json::json!(["10.1.4.15"]));
+    assert_eq!(r["inbound"], inbound.len() as u64);
+    let mut sources: Vec<&str> = inbound.iter().map(|a| a["src"].as_str().unwrap()).collect();
+    sources.sort();
+    sources.dedup();
+    assert_eq!(r["inbound_sources"], serde_json::json!(sources));
+    assert_eq!(common::of_type(&recs, "summary")[0]["rdp_port_changes"], 1);
+}

@@ -6,3 +6,4 @@ pub mod beacon;
 pub mod group;
 pub mod join;
 pub mod ports;
+pub mod rdp;

@@ -178,7 +178,43 @@ pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     for b in &a.beacons {
         beacon(w, a, b)?;
     }
+    for m in &a.rdp {
+        line(
+            w,
+            &RdpRec {
+                ty: "rdp_port",
+                host: &m.host,
+                port: m.port,
+                severity: "Medium",
+                ts: m.ts.to_string(),
+                image: m.image.as_deref(),
+                user: m.user.as_deref(),
+                input: &a.inputs[m.origin.input as usize].input,
+                record: m.origin.frame,
+                addresses: m.addresses.iter().map(|a| a.to_string()).collect(),
+                inbound: m.inbound,
+                inbound_sources: m.inbound_sources.iter().map(|a| a.to_string()).collect(),
+            },
+        )?;
+    }
     summary(w, a)
+}
+
+#[derive(Serialize)]
+struct RdpRec<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    host: &'a str,
+    port: u16,
+    severity: &'static str,
+    ts: String,
+    image: Option<&'a str>,
+    user: Option<&'a str>,
+    input: &'a str,
+    record: u64,
+    addresses: Vec<String>,
+    inbound: u64,
+    inbound_sources: Vec<String>,
 }
 
 /// One `finding` record.

@@ -67,6 +67,38 @@ pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         writeln!(w)?;
         beacons(w, a)?;
     }
+    if !a.rdp.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "RDP moved off 3389 (Sysmon Event ID 13, Medium):")?;
+        let rows: Vec<Vec<String>> = a
+            .rdp
+            .iter()
+            .map(|m| {
+                vec![
+                    clean(&m.host),
+                    m.port.to_string(),
+                    m.ts.to_string(),
+                    m.image.as_deref().map_or_else(|| "-".into(), clean),
+                    crate::report::join(&m.addresses, ","),
+                    m.inbound.to_string(),
+                    crate::report::join(&m.inbound_sources, ","),
+                ]
+            })
+            .collect();
+        render(
+            w,
+            &[
+                "HOST",
+                "PORT",
+                "SET AT",
+                "BY",
+                "ADDRESSES",
+                "INBOUND",
+                "FROM",
+            ],
+            &rows,
+        )?;
+    }
     Ok(())
 }
 
