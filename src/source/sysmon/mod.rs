@@ -110,6 +110,9 @@ pub fn sniff(data: &[u8]) -> Option<SysmonFormat> {
         return Some(SysmonFormat::Evtx);
     }
     let head = &data[..data.len().min(SNIFF_BYTES)];
+    if let Some(text) = utf16_to_utf8(head) {
+        return sniff(text.as_bytes()).filter(|f| *f != SysmonFormat::Evtx);
+    }
     if head.contains(&0) {
         return None;
     }
@@ -145,6 +148,30 @@ pub fn sniff(data: &[u8]) -> Option<SysmonFormat> {
         .then_some(SysmonFormat::EventXml),
         _ => has(b"<Event").then_some(SysmonFormat::Syslog),
     }
+}
+
+/// Text with a UTF-16 byte-order mark, as UTF-8: what Windows PowerShell 5
+/// writes for `wevtutil qe … /f:xml > file` and `… | ConvertTo-Json > file`.
+/// Invalid sequences become U+FFFD (the event holding one still parses or
+/// is a warning).
+fn utf16_to_utf8(data: &[u8]) -> Option<String> {
+    let le = match data.get(..2)? {
+        [0xff, 0xfe] => true,
+        [0xfe, 0xff] => false,
+        _ => return None,
+    };
+    let units = data[2..].chunks_exact(2).map(|c| {
+        if le {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
 }
 
 fn strip_bom(b: &[u8]) -> &[u8] {
@@ -255,9 +282,9 @@ impl SysmonStats {
 }
 
 /// Everything read from one Sysmon log.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SysmonLog {
-    pub format: Option<SysmonFormat>,
+    pub format: SysmonFormat,
     /// In file order: EVTX record order (oldest chunk first), line order.
     pub events: Vec<SysmonEvent>,
     pub stats: SysmonStats,
@@ -278,6 +305,10 @@ pub fn read(name: &str, data: &[u8]) -> Result<SysmonLog, SourceError> {
             ),
         });
     };
+    // UTF-16 text is read as its UTF-8 transcoding: offsets in warnings and
+    // events are offsets in that, line numbers are the file's.
+    let transcoded = utf16_to_utf8(data);
+    let data = transcoded.as_ref().map_or(data, |t| t.as_bytes());
     let mut r = Reader::new(name, format);
     match format {
         SysmonFormat::Evtx => evtx::read(&mut r, data)?,
@@ -590,8 +621,10 @@ impl<'n> Reader<'n> {
         Reader {
             name,
             log: SysmonLog {
-                format: Some(format),
-                ..SysmonLog::default()
+                format,
+                events: Vec::new(),
+                stats: SysmonStats::default(),
+                warnings: Warnings::default(),
             },
             bad_values: Vec::new(),
         }
@@ -768,6 +801,15 @@ mod tests {
         assert_eq!(sniff(b"<EventData>"), None);
         assert_eq!(sniff(b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00<Event>"), None);
         assert_eq!(sniff(b""), None);
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(
+                "<?xml version=\"1.0\"?><Events>"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        assert_eq!(sniff(&utf16), Some(SysmonFormat::EventXml));
     }
 
     fn sysmon_raw(id: &str) -> Raw {
