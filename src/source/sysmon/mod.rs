@@ -454,16 +454,6 @@ pub(crate) struct At {
     pub offset: u64,
 }
 
-impl fmt::Display for At {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.record > 0 {
-            write!(f, "record {} at offset {}", self.record, self.offset)
-        } else {
-            write!(f, "offset {}", self.offset)
-        }
-    }
-}
-
 /// Judges one record: Sysmon or not, kept or not, and its values parsed.
 /// `Err` is a record that cannot be used at all; `bad` collects the values
 /// that did not parse (the event is kept without them).
@@ -613,7 +603,6 @@ pub fn parse_ip(v: &str) -> Option<IpAddr> {
 pub(crate) struct Reader<'n> {
     pub name: &'n str,
     pub log: SysmonLog,
-    bad_values: Vec<String>,
 }
 
 impl<'n> Reader<'n> {
@@ -626,20 +615,33 @@ impl<'n> Reader<'n> {
                 stats: SysmonStats::default(),
                 warnings: Warnings::default(),
             },
-            bad_values: Vec::new(),
         }
     }
 
     /// Keeps a warning while the per-reason bound allows; the message is
     /// only formatted then.
+    ///
+    /// As for captures, the message says what happened; the input's name,
+    /// the offset and the record are the warning's own fields, which the run
+    /// prints. The message starts with `line N` (text) or `record N` (EVTX
+    /// record ID), as "frame" means nothing in a log.
     pub(crate) fn warn(&mut self, reason: &'static str, at: At, message: impl FnOnce() -> String) {
+        let unit = if self.log.format == SysmonFormat::Evtx {
+            "record"
+        } else {
+            "line"
+        };
         let w = &mut self.log.warnings;
         if w.wants(reason) {
+            let message = match at.record {
+                0 => message(),
+                n => format!("{unit} {n}: {}", message()),
+            };
             w.push(Warning {
                 reason,
                 offset: at.offset,
                 frame: (at.record > 0).then_some(at.record),
-                message: format!("{}: {}", self.name, message()),
+                message,
             });
         } else {
             w.count_dropped(reason);
@@ -649,40 +651,33 @@ impl<'n> Reader<'n> {
     /// A record that could not be parsed at all.
     pub(crate) fn bad_record(&mut self, at: At, what: impl FnOnce() -> String) {
         self.log.stats.bad_records += 1;
-        self.warn("bad_event", at, || format!("{at}: {}", what()));
+        self.warn("bad_event", at, what);
     }
 
     /// Judges a parsed record and keeps it if it is a Sysmon 1, 3 or 13.
     pub(crate) fn record(&mut self, raw: &Raw, at: At) {
-        self.bad_values.clear();
-        let mut bad = std::mem::take(&mut self.bad_values);
-        let verdict = judge(raw, at, &mut bad);
+        // Values that did not parse; empty (no allocation) for nearly all.
+        let mut bad = Vec::new();
+        let verdict = match judge(raw, at, &mut bad) {
+            Ok(v) => v,
+            Err(why) => return self.bad_record(at, || why),
+        };
         let st = &mut self.log.stats;
+        st.events_read += 1;
         match verdict {
-            Err(why) => {
-                self.bad_record(at, || why);
-            }
-            Ok(v) => {
-                st.events_read += 1;
-                match v {
-                    Verdict::OtherId => st.other_ids += 1,
-                    Verdict::OtherProvider { same_id, unnamed } => {
-                        st.other_provider += 1;
-                        st.other_provider_same_id += u64::from(same_id);
-                        if unnamed {
-                            st.no_provider += 1;
-                            self.warn("no_provider", at, || {
-                                format!(
-                                    "{at}: no provider, provider GUID or channel; not taken as Sysmon"
-                                )
-                            });
-                        }
-                    }
-                    Verdict::Kept(ev) => self.keep(*ev, &bad, at),
+            Verdict::OtherId => st.other_ids += 1,
+            Verdict::OtherProvider { same_id, unnamed } => {
+                st.other_provider += 1;
+                st.other_provider_same_id += u64::from(same_id);
+                if unnamed {
+                    st.no_provider += 1;
+                    self.warn("no_provider", at, || {
+                        "no provider, provider GUID or channel; not taken as Sysmon".to_string()
+                    });
                 }
             }
+            Verdict::Kept(ev) => self.keep(*ev, &bad, at),
         }
-        self.bad_values = bad;
     }
 
     fn keep(&mut self, ev: SysmonEvent, bad: &[String], at: At) {
@@ -692,7 +687,7 @@ impl<'n> Reader<'n> {
             let id = ev.event_id;
             self.warn("bad_field", at, || {
                 format!(
-                    "{at} (Event ID {id}): values that did not parse, left empty: {}",
+                    "Event ID {id}: values that did not parse, left empty: {}",
                     bad.join(", ")
                 )
             });
