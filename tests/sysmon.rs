@@ -713,6 +713,24 @@ fn utf16_exports_read_like_utf8() {
 }
 
 #[test]
+fn overlong_lines_are_skipped_with_a_warning() {
+    let good = std::fs::read_to_string(fixture("winlogbeat.jsonl")).unwrap();
+    let good = good.lines().next().unwrap();
+    let long = format!(
+        "{{\"winlog\":{{\"x\":\"{}\"}}}}",
+        "a".repeat(sysmon::MAX_LINE_LEN)
+    );
+    let data = format!("{good}\n{long}\n{good}\n");
+    let log = sysmon::read("long.jsonl", data.as_bytes()).unwrap();
+    assert_eq!(log.stats.eid3, 2);
+    assert_eq!(log.stats.bad_records, 1);
+    let w = warned(&log, "bad_event");
+    assert_eq!(w[0].0, 2);
+    assert!(w[0].1.contains("over 1048576"), "{}", w[0].1);
+    assert_eq!(log.events[1].offset, (good.len() + long.len() + 2) as u64);
+}
+
+#[test]
 fn not_sysmon_is_an_error_with_the_name() {
     let e = sysmon::read("x.txt", b"hello world\n").unwrap_err();
     assert!(e.to_string().contains("x.txt"), "{e}");
