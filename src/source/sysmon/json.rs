@@ -5,7 +5,7 @@
 //!
 //! | shape | Event ID | provider / channel | host | EventData |
 //! |---|---|---|---|---|
-//! | winlogbeat 7+ / ECS | `winlog.event_id` (`event.code`) | `winlog.provider_name`, `winlog.provider_guid`, `winlog.channel` | `winlog.computer_name` (`host.name`) | `winlog.event_data.*` |
+//! | winlogbeat 7+ / ECS | `winlog.event_id` | `winlog.provider_name`, `winlog.provider_guid`, `winlog.channel` | `winlog.computer_name` (`host.name`) | `winlog.event_data.*`, else the ECS fields the sysmon module renames them to (`process.executable`, `destination.port`, `user.name` …) |
 //! | winlogbeat 6 | `event_id` | `source_name`, `provider_guid`, `log_name` | `computer_name` | `event_data.*` |
 //! | NXLog, OTRF/Mordor datasets (flat) | `EventID` | `SourceName`, `ProviderGuid`, `Channel` | `Hostname` | top level |
 //! | evtx_dump JSON | `Event.System.EventID` (number or `#text`) | `Event.System.Provider.#attributes.Name`/`Guid`, `Event.System.Channel` | `Event.System.Computer` | `Event.EventData.*` |
@@ -128,6 +128,72 @@ fn data(o: &Map<String, Value>, prefix: &str, raw: &mut Raw) {
     }
 }
 
+/// Where winlogbeat's sysmon module (and Elastic Agent's Windows
+/// integration) moves EventData values: it renames them out of
+/// `winlog.event_data` into ECS fields.
+const ECS_FIELDS: [(Field, &str); 12] = [
+    (Field::ProcessGuid, "process.entity_id"),
+    (Field::ProcessId, "process.pid"),
+    (Field::Image, "process.executable"),
+    (Field::CommandLine, "process.command_line"),
+    (Field::ParentImage, "process.parent.executable"),
+    (Field::ParentProcessGuid, "process.parent.entity_id"),
+    (Field::Protocol, "network.transport"),
+    (Field::SourceIp, "source.ip"),
+    (Field::SourcePort, "source.port"),
+    (Field::DestinationIp, "destination.ip"),
+    (Field::DestinationPort, "destination.port"),
+    (Field::TargetObject, "registry.path"),
+];
+
+/// Fills what `winlog.event_data` no longer has from the ECS fields. The
+/// module also splits `User` into `user.domain` and `user.name`, turns
+/// `Initiated` into `network.direction`, `CommandLine` into `process.args`
+/// (older versions) and `Details` into `registry.data.strings`; those are
+/// put back as Sysmon wrote them (the command line re-joined with spaces,
+/// the best that can be done once it was split).
+fn ecs(o: &Map<String, Value>, raw: &mut Raw) {
+    for (f, path) in ECS_FIELDS {
+        if raw.get(f).is_none() {
+            if let Some(v) = get(o, path).and_then(text) {
+                raw.set(f, v);
+            }
+        }
+    }
+    if raw.get(Field::User).is_none() {
+        let name = first(o, &["user.name"]);
+        let domain = first(o, &["user.domain"]);
+        match (domain, name) {
+            (Some(d), Some(n)) => raw.set(Field::User, format!("{d}\\{n}")),
+            (None, Some(n)) => raw.set(Field::User, n),
+            _ => {}
+        }
+    }
+    if raw.get(Field::Initiated).is_none() {
+        let dir = first(o, &["network.direction"]).map(|d| d.to_ascii_lowercase());
+        match dir.as_deref() {
+            Some("outbound" | "egress") => raw.set(Field::Initiated, "true".into()),
+            Some("inbound" | "ingress") => raw.set(Field::Initiated, "false".into()),
+            _ => {}
+        }
+    }
+    let strings = |path: &str, sep: &str| {
+        let a = get(o, path)?.as_array()?;
+        let parts: Vec<String> = a.iter().filter_map(text).collect();
+        (!parts.is_empty()).then(|| parts.join(sep))
+    };
+    if raw.get(Field::CommandLine).is_none() {
+        if let Some(v) = strings("process.args", " ") {
+            raw.set(Field::CommandLine, v);
+        }
+    }
+    if raw.get(Field::Details).is_none() {
+        if let Some(v) = strings("registry.data.strings", ", ") {
+            raw.set(Field::Details, v);
+        }
+    }
+}
+
 /// The event in a shipper's JSON object, or `None` when it has no Event ID
 /// under any known key.
 fn raw_from_object(o: &Map<String, Value>) -> Option<Raw> {
@@ -141,6 +207,7 @@ fn raw_from_object(o: &Map<String, Value>) -> Option<Raw> {
         raw.computer = first(o, &["winlog.computer_name", "host.name", "host.hostname"]);
         raw.system_time = first(o, &["@timestamp"]);
         data(o, "winlog.event_data", &mut raw);
+        ecs(o, &mut raw);
     } else if let Some(id) = first(o, &["Event.System.EventID"]) {
         // evtx_dump JSON.
         raw.event_id = Some(id);

@@ -110,6 +110,9 @@ pub fn sniff(data: &[u8]) -> Option<SysmonFormat> {
         return Some(SysmonFormat::Evtx);
     }
     let head = &data[..data.len().min(SNIFF_BYTES)];
+    if let Some(text) = utf16_to_utf8(head) {
+        return sniff(text.as_bytes()).filter(|f| *f != SysmonFormat::Evtx);
+    }
     if head.contains(&0) {
         return None;
     }
@@ -145,6 +148,30 @@ pub fn sniff(data: &[u8]) -> Option<SysmonFormat> {
         .then_some(SysmonFormat::EventXml),
         _ => has(b"<Event").then_some(SysmonFormat::Syslog),
     }
+}
+
+/// Text with a UTF-16 byte-order mark, as UTF-8: what Windows PowerShell 5
+/// writes for `wevtutil qe … /f:xml > file` and `… | ConvertTo-Json > file`.
+/// Invalid sequences become U+FFFD (the event holding one still parses or
+/// is a warning).
+fn utf16_to_utf8(data: &[u8]) -> Option<String> {
+    let le = match data.get(..2)? {
+        [0xff, 0xfe] => true,
+        [0xfe, 0xff] => false,
+        _ => return None,
+    };
+    let units = data[2..].chunks_exact(2).map(|c| {
+        if le {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
 }
 
 fn strip_bom(b: &[u8]) -> &[u8] {
@@ -255,9 +282,9 @@ impl SysmonStats {
 }
 
 /// Everything read from one Sysmon log.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SysmonLog {
-    pub format: Option<SysmonFormat>,
+    pub format: SysmonFormat,
     /// In file order: EVTX record order (oldest chunk first), line order.
     pub events: Vec<SysmonEvent>,
     pub stats: SysmonStats,
@@ -278,6 +305,10 @@ pub fn read(name: &str, data: &[u8]) -> Result<SysmonLog, SourceError> {
             ),
         });
     };
+    // UTF-16 text is read as its UTF-8 transcoding: offsets in warnings and
+    // events are offsets in that, line numbers are the file's.
+    let transcoded = utf16_to_utf8(data);
+    let data = transcoded.as_ref().map_or(data, |t| t.as_bytes());
     let mut r = Reader::new(name, format);
     match format {
         SysmonFormat::Evtx => evtx::read(&mut r, data)?,
@@ -421,16 +452,6 @@ pub(crate) struct At {
     /// 0 when not known (an EVTX record whose header is broken).
     pub record: u64,
     pub offset: u64,
-}
-
-impl fmt::Display for At {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.record > 0 {
-            write!(f, "record {} at offset {}", self.record, self.offset)
-        } else {
-            write!(f, "offset {}", self.offset)
-        }
-    }
 }
 
 /// Judges one record: Sysmon or not, kept or not, and its values parsed.
@@ -582,7 +603,6 @@ pub fn parse_ip(v: &str) -> Option<IpAddr> {
 pub(crate) struct Reader<'n> {
     pub name: &'n str,
     pub log: SysmonLog,
-    bad_values: Vec<String>,
 }
 
 impl<'n> Reader<'n> {
@@ -590,23 +610,38 @@ impl<'n> Reader<'n> {
         Reader {
             name,
             log: SysmonLog {
-                format: Some(format),
-                ..SysmonLog::default()
+                format,
+                events: Vec::new(),
+                stats: SysmonStats::default(),
+                warnings: Warnings::default(),
             },
-            bad_values: Vec::new(),
         }
     }
 
     /// Keeps a warning while the per-reason bound allows; the message is
     /// only formatted then.
+    ///
+    /// As for captures, the message says what happened; the input's name,
+    /// the offset and the record are the warning's own fields, which the run
+    /// prints. The message starts with `line N` (text) or `record N` (EVTX
+    /// record ID), as "frame" means nothing in a log.
     pub(crate) fn warn(&mut self, reason: &'static str, at: At, message: impl FnOnce() -> String) {
+        let unit = if self.log.format == SysmonFormat::Evtx {
+            "record"
+        } else {
+            "line"
+        };
         let w = &mut self.log.warnings;
         if w.wants(reason) {
+            let message = match at.record {
+                0 => message(),
+                n => format!("{unit} {n}: {}", message()),
+            };
             w.push(Warning {
                 reason,
                 offset: at.offset,
                 frame: (at.record > 0).then_some(at.record),
-                message: format!("{}: {}", self.name, message()),
+                message,
             });
         } else {
             w.count_dropped(reason);
@@ -616,40 +651,33 @@ impl<'n> Reader<'n> {
     /// A record that could not be parsed at all.
     pub(crate) fn bad_record(&mut self, at: At, what: impl FnOnce() -> String) {
         self.log.stats.bad_records += 1;
-        self.warn("bad_event", at, || format!("{at}: {}", what()));
+        self.warn("bad_event", at, what);
     }
 
     /// Judges a parsed record and keeps it if it is a Sysmon 1, 3 or 13.
     pub(crate) fn record(&mut self, raw: &Raw, at: At) {
-        self.bad_values.clear();
-        let mut bad = std::mem::take(&mut self.bad_values);
-        let verdict = judge(raw, at, &mut bad);
+        // Values that did not parse; empty (no allocation) for nearly all.
+        let mut bad = Vec::new();
+        let verdict = match judge(raw, at, &mut bad) {
+            Ok(v) => v,
+            Err(why) => return self.bad_record(at, || why),
+        };
         let st = &mut self.log.stats;
+        st.events_read += 1;
         match verdict {
-            Err(why) => {
-                self.bad_record(at, || why);
-            }
-            Ok(v) => {
-                st.events_read += 1;
-                match v {
-                    Verdict::OtherId => st.other_ids += 1,
-                    Verdict::OtherProvider { same_id, unnamed } => {
-                        st.other_provider += 1;
-                        st.other_provider_same_id += u64::from(same_id);
-                        if unnamed {
-                            st.no_provider += 1;
-                            self.warn("no_provider", at, || {
-                                format!(
-                                    "{at}: no provider, provider GUID or channel; not taken as Sysmon"
-                                )
-                            });
-                        }
-                    }
-                    Verdict::Kept(ev) => self.keep(*ev, &bad, at),
+            Verdict::OtherId => st.other_ids += 1,
+            Verdict::OtherProvider { same_id, unnamed } => {
+                st.other_provider += 1;
+                st.other_provider_same_id += u64::from(same_id);
+                if unnamed {
+                    st.no_provider += 1;
+                    self.warn("no_provider", at, || {
+                        "no provider, provider GUID or channel; not taken as Sysmon".to_string()
+                    });
                 }
             }
+            Verdict::Kept(ev) => self.keep(*ev, &bad, at),
         }
-        self.bad_values = bad;
     }
 
     fn keep(&mut self, ev: SysmonEvent, bad: &[String], at: At) {
@@ -659,7 +687,7 @@ impl<'n> Reader<'n> {
             let id = ev.event_id;
             self.warn("bad_field", at, || {
                 format!(
-                    "{at} (Event ID {id}): values that did not parse, left empty: {}",
+                    "Event ID {id}: values that did not parse, left empty: {}",
                     bad.join(", ")
                 )
             });
@@ -768,6 +796,15 @@ mod tests {
         assert_eq!(sniff(b"<EventData>"), None);
         assert_eq!(sniff(b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00<Event>"), None);
         assert_eq!(sniff(b""), None);
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(
+                "<?xml version=\"1.0\"?><Events>"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        assert_eq!(sniff(&utf16), Some(SysmonFormat::EventXml));
     }
 
     fn sysmon_raw(id: &str) -> Raw {

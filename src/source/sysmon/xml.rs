@@ -147,9 +147,10 @@ fn attr(s: &BytesStart<'_>, key: &[u8]) -> Result<Option<String>, String> {
     for a in s.attributes() {
         let a = a.map_err(|e| format!("bad attribute: {e}"))?;
         if a.key.local_name().as_ref() == key {
-            #[allow(deprecated)]
+            // Our input is UTF-8 (a `&str` from the crate, or checked by
+            // the reader); attribute values are XML 1.0 normalised.
             let v = a
-                .unescape_value()
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| format!("bad attribute value: {e}"))?;
             return Ok(Some(v.into_owned()));
         }
