@@ -25,7 +25,11 @@ fn inputs() -> (Vec<Attempt>, Vec<LoggedEvent>) {
         attempts.push(synth::attempt(secs, src, sport, dst, 443, i as u64));
         // Every other event is one of the attempts, 1.5 s late on its
         // host's clock; the rest are connections no capture saw.
-        let (esport, edport) = if i % 2 == 0 { (sport, 443) } else { (sport, 8443) };
+        let (esport, edport) = if i % 2 == 0 {
+            (sport, 443)
+        } else {
+            (sport, 8443)
+        };
         events.push(LoggedEvent {
             input: 1,
             event: SysmonEvent {
@@ -80,7 +84,38 @@ fn bench(c: &mut Criterion) {
     g.bench_function("event XML lines", |b| {
         b.iter(|| black_box(sysmon::read("bench", text.as_bytes()).unwrap().events.len()))
     });
+    // Real logs, when the shared data is beside the project: the largest
+    // EVTX sample, and OTRF's NXLog JSON lines (unzipped here).
+    let shared = std::env::var_os("PORTENT_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").into());
+    let evtx = shared.join("sysmon/omerbenamram-evtx-samples/sysmon.evtx");
+    if let Ok(bytes) = std::fs::read(&evtx) {
+        let n = sysmon::read("evtx", &bytes).unwrap().stats.events_read;
+        g.throughput(Throughput::Elements(n));
+        g.bench_function("EVTX (sysmon.evtx)", |b| {
+            b.iter(|| black_box(sysmon::read("evtx", &bytes).unwrap().events.len()))
+        });
+    }
+    let zip = shared.join(
+        "sysmon/otrf-atomic-pairs/covenant_psremoting_command/host_covenant_psremoting_command.zip",
+    );
+    if let Ok(f) = std::fs::File::open(&zip) {
+        let mut z = zip::ZipArchive::new(f).unwrap();
+        let mut bytes = Vec::new();
+        std::io::copy(&mut z.by_index(0).unwrap(), &mut bytes).unwrap();
+        let n = bytecount(&bytes);
+        g.throughput(Throughput::Elements(n));
+        g.bench_function("NXLog JSON lines (OTRF covenant)", |b| {
+            b.iter(|| black_box(sysmon::read("nxlog", &bytes).unwrap().events.len()))
+        });
+    }
     g.finish();
+}
+
+/// Lines in `b`.
+fn bytecount(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
 criterion_group!(benches, bench);

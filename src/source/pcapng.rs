@@ -108,7 +108,7 @@ impl Reader<'_> {
             return Err(BlockProblem::Truncated);
         }
         let len = self.u32_at(at + 4);
-        if len < 12 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+        if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK_LEN {
             return Err(BlockProblem::BadLength(len));
         }
         let len = len as usize;
