@@ -219,7 +219,7 @@ fn thousands_of_spoofed_exporters_do_not_grow_memory() {
     let mut send_from = |n: u32| {
         let a = Ipv4Addr::from(0x7f01_0000 + n);
         let sock = UdpSocket::bind((a, 0)).unwrap();
-        let mut ex = synth::Exporter::new(if n % 2 == 0 { 9 } else { 10 }, n, 0);
+        let mut ex = synth::Exporter::new(if n.is_multiple_of(2) { 9 } else { 10 }, n, 0);
         sock.send_to(&ex.templates(1_700_000_000_000), c.addr())
             .unwrap();
         sent += 1;
@@ -284,7 +284,7 @@ fn the_same_exporters_sending_for_long_keep_memory_flat() {
             seq += 1;
             // About 25,000 attempts a second: the window (half a second)
             // holds a small part of each phase.
-            if seq % 32 == 0 {
+            if seq.is_multiple_of(32) {
                 std::thread::sleep(Duration::from_millis(40));
             }
         }

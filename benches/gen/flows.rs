@@ -66,7 +66,7 @@ pub fn generate<W: Write>(w: W, target: u64, version: u16) -> io::Result<(W, Flo
         let exporter_addr =
             SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1 + e as u8)), 40000);
         let collector = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), 2055);
-        let payload = if version != 5 && round % TEMPLATE_EVERY == 0 {
+        let payload = if version != 5 && round.is_multiple_of(TEMPLATE_EVERY) {
             exporters[e].templates(now_ms)
         } else {
             recs.clear();
