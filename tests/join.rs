@@ -124,23 +124,35 @@ fn otrf_pairs_join_every_syn_to_its_process() {
 
 /// One Sysmon Event ID 3 as a SIEM exports it, one per line.
 fn eid3(n: u32, image: &str, dport: u16) -> String {
-    format!(
-        concat!(
-            r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>"#,
-            r#"<Provider Name="Microsoft-Windows-Sysmon" Guid="{{5770385f-c22a-43e0-bf4c-06f5698ffbd9}}"/>"#,
-            r#"<EventID>3</EventID><EventRecordID>{n}</EventRecordID>"#,
-            r#"<Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>WS{n}.corp.example</Computer></System>"#,
-            r#"<EventData><Data Name="UtcTime">2026-03-02 09:00:{s:02}.000</Data>"#,
-            r#"<Data Name="ProcessGuid">{{00000000-0000-0000-0000-{n:012}}}</Data><Data Name="ProcessId">{n}</Data>"#,
-            r#"<Data Name="Image">{image}</Data><Data Name="User">CORP\user{n}</Data><Data Name="Protocol">tcp</Data>"#,
-            r#"<Data Name="Initiated">true</Data><Data Name="SourceIp">10.1.0.{n}</Data><Data Name="SourcePort">{sp}</Data>"#,
-            r#"<Data Name="DestinationIp">203.0.113.{n}</Data><Data Name="DestinationPort">{dport}</Data></EventData></Event>"#,
-        ),
-        n = n,
-        s = n % 60,
-        image = image,
-        sp = 50_000 + n,
-        dport = dport
+    let (utc, guid, pid, user) = (
+        format!("2026-03-02 09:00:{:02}.000", n % 60),
+        format!("{{00000000-0000-0000-0000-{n:012}}}"),
+        n.to_string(),
+        format!(r"CORP\user{n}"),
+    );
+    let (src, sport, dst, dport) = (
+        format!("10.1.0.{n}"),
+        (50_000 + n).to_string(),
+        format!("203.0.113.{n}"),
+        dport.to_string(),
+    );
+    event(
+        3,
+        n,
+        &format!("WS{n}.corp.example"),
+        &[
+            ("UtcTime", &utc),
+            ("ProcessGuid", &guid),
+            ("ProcessId", &pid),
+            ("Image", image),
+            ("User", &user),
+            ("Protocol", "tcp"),
+            ("Initiated", "true"),
+            ("SourceIp", &src),
+            ("SourcePort", &sport),
+            ("DestinationIp", &dst),
+            ("DestinationPort", &dport),
+        ],
     )
 }
 
