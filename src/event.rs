@@ -133,8 +133,9 @@ pub struct Attempt {
     /// The first SYN had a bad TCP checksum.
     pub bad_checksum: bool,
     pub origin: Origin,
-    /// Process context, when a source (Sysmon, joined later) knows it.
-    pub process: Option<ProcessContext>,
+    /// Process context, when Sysmon knows it (boxed: most attempts have
+    /// none, and an attempt is moved several times on its way).
+    pub process: Option<Box<ProcessContext>>,
     /// What the flow record knew, when the attempt came from a flow export.
     pub flow: Option<Box<FlowInfo>>,
 }

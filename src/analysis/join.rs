@@ -228,7 +228,7 @@ pub fn join(
                     RULE_NEAREST
                 };
                 *st.matched.entry(rule).or_default() += 1;
-                a.process = Some(context(&events[i].event, &parents, rule));
+                a.process = Some(Box::new(context(&events[i].event, &parents, rule)));
             }
             None => {
                 let responder = responders.get(&k).is_some_and(|c| {
@@ -270,7 +270,7 @@ pub fn join(
                 input: l.input,
                 frame: e.record,
             },
-            process: Some(context(e, &parents, RULE_SYSMON)),
+            process: Some(Box::new(context(e, &parents, RULE_SYSMON))),
             flow: None,
         });
     }
