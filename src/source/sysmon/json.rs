@@ -19,21 +19,14 @@
 use serde_json::{Map, Value};
 
 use super::xml::{event_start, read_embedded};
-use super::{lines, At, Field, Raw, Reader, MAX_LINE_LEN};
+use super::{lines, Field, Raw, Reader};
 
 /// Keys a journald or syslog JSON export keeps the log line under.
 const MESSAGE_KEYS: [&str; 4] = ["MESSAGE", "message", "Message", "msg"];
 
 pub(crate) fn read_lines(r: &mut Reader<'_>, data: &[u8]) {
-    for (n, off, line) in lines(data) {
-        let at = At {
-            record: n,
-            offset: off,
-        };
-        if line.len() > MAX_LINE_LEN {
-            r.bad_record(at, || {
-                format!("line of {} bytes, over {MAX_LINE_LEN}", line.len())
-            });
+    for (at, line) in lines(data) {
+        if !r.line_fits(at, line) {
             continue;
         }
         if line.iter().all(u8::is_ascii_whitespace) {

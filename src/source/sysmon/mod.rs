@@ -648,6 +648,18 @@ impl<'n> Reader<'n> {
         }
     }
 
+    /// Whether a text line is within [`MAX_LINE_LEN`]; a longer one is a
+    /// bad record, not read.
+    pub(crate) fn line_fits(&mut self, at: At, line: &[u8]) -> bool {
+        if line.len() <= MAX_LINE_LEN {
+            return true;
+        }
+        self.bad_record(at, || {
+            format!("line of {} bytes, over {MAX_LINE_LEN}", line.len())
+        });
+        false
+    }
+
     /// A record that could not be parsed at all.
     pub(crate) fn bad_record(&mut self, at: At, what: impl FnOnce() -> String) {
         self.log.stats.bad_records += 1;
@@ -714,9 +726,9 @@ impl<'n> Reader<'n> {
     }
 }
 
-/// Splits text into lines: (1-based line number, offset of the line's
-/// start, the line without its `\n` or `\r\n`).
-pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = (u64, u64, &[u8])> + '_ {
+/// Splits text into lines: where each is (1-based line number, offset of
+/// the line's start) and the line without its `\n` or `\r\n`.
+pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = (At, &[u8])> + '_ {
     let bom = data.len() - strip_bom(data).len();
     let mut pos = bom;
     let mut n = 0u64;
@@ -732,7 +744,13 @@ pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = (u64, u64, &[u8])> + '_
         if let Some(l) = line.strip_suffix(b"\r") {
             line = l;
         }
-        Some((n, start as u64, line))
+        Some((
+            At {
+                record: n,
+                offset: start as u64,
+            },
+            line,
+        ))
     })
 }
 

@@ -11,7 +11,7 @@ use memchr::memmem;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader as XmlReader;
 
-use super::{lines, At, Field, Raw, Reader, MAX_EVENT_XML_LEN, MAX_LINE_LEN};
+use super::{lines, At, Field, Raw, Reader, MAX_EVENT_XML_LEN};
 
 const END_TAG: &[u8] = b"</Event>";
 
@@ -225,15 +225,8 @@ pub(crate) fn read_document(r: &mut Reader<'_>, data: &[u8]) {
 /// syslog: `Oct 10 12:00:00 host sysmon: <Event>…</Event>`). Lines without
 /// one are other programs' and are counted, not warned about.
 pub(crate) fn read_syslog(r: &mut Reader<'_>, data: &[u8]) {
-    for (n, off, line) in lines(data) {
-        let at = At {
-            record: n,
-            offset: off,
-        };
-        if line.len() > MAX_LINE_LEN {
-            r.bad_record(at, || {
-                format!("line of {} bytes, over {MAX_LINE_LEN}", line.len())
-            });
+    for (at, line) in lines(data) {
+        if !r.line_fits(at, line) {
             continue;
         }
         read_embedded(r, line, at);
