@@ -85,12 +85,24 @@ pub struct CollectorStats {
 /// A beacon series: source, port, across destinations, the destination.
 type BeaconKey = (IpAddr, u16, bool, Option<IpAddr>);
 
-/// What was last written of each finding and beacon still in the window.
+/// What was written of each finding and beacon still in the window.
 #[derive(Default)]
 struct Written {
-    findings: HashMap<GroupKey, Finding>,
+    /// Per finding: the state last written, and the latest state seen
+    /// (written before the finding is forgotten, when they differ).
+    findings: HashMap<GroupKey, (Finding, Finding)>,
+    /// Beacons written, kept while their series has attempts in the
+    /// window (a series that dips below the threshold for an interval is
+    /// not new when it comes back).
     beacons: HashMap<BeaconKey, ()>,
 }
+
+/// How long a lone SYN record that saw an answer waits for the record of
+/// the other direction (from another exporter, or a later flush of the
+/// same one's cache) before it is taken alone: exporters flush both
+/// directions of an expired flow together, and active timeouts are
+/// usually 30 to 60 s. Capped at half the window.
+pub const PAIR_HOLD: Duration = Duration::from_secs(30);
 
 /// Whether a finding changed enough to be written again mid-run: a higher
 /// risk or severity, a new port, a beacon. More attempts and addresses of
@@ -193,6 +205,20 @@ fn receive(socket: &UdpSocket, queue: &Mutex<Batch>, stop: &AtomicBool, done: &A
             Err(_) => q.receive_errors += 1,
         }
     }
+    // Stopping: what the kernel already holds was sent before the signal;
+    // read it (up to the queue's bound) rather than drop it unseen.
+    if socket.set_nonblocking(true).is_ok() {
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            if q.bytes.len() + n > MAX_QUEUED_BYTES {
+                q.dropped += 1;
+                continue;
+            }
+            let start = q.bytes.len();
+            q.bytes.extend_from_slice(&buf[..n]);
+            q.msgs.push((from, start, n));
+        }
+    }
     done.store(true, Ordering::Release);
 }
 
@@ -289,11 +315,25 @@ impl Collector<'_> {
     /// window, analyse, write what is new.
     fn interval(&mut self, ready_upto: u64, last: bool, out: &mut dyn Write) -> io::Result<()> {
         self.stats.intervals += 1;
-        let new = self.reader.take_attempts(|o| o.frame <= ready_upto);
+        let now = Instant::now();
+        // Datagrams received before the pair hold: their lone records
+        // have waited long enough.
+        let hold = PAIR_HOLD.min(self.settings.window / 2);
+        let settled_upto = if last {
+            u64::MAX
+        } else {
+            self.marks
+                .iter()
+                .take_while(|(t, _)| now.duration_since(*t) >= hold)
+                .last()
+                .map_or(0, |&(_, n)| n)
+        };
+        let new = self
+            .reader
+            .take_attempts(|o| o.frame <= ready_upto, |o| o.frame <= settled_upto);
         let fresh = !new.is_empty();
         self.stats.attempts_total += new.len() as u64;
         self.window = merge_attempts(std::mem::take(&mut self.window), new);
-        let now = Instant::now();
         self.marks.push_back((now, self.stats.datagrams));
         let mut forget_upto = 0;
         while let Some(&(t, n)) = self.marks.front() {
@@ -316,6 +356,9 @@ impl Collector<'_> {
         self.print_warnings();
         if !(fresh || evicted || last) {
             return Ok(());
+        }
+        if last {
+            self.reader.count_waiting();
         }
         let mut report = InputReport::named(self.name.clone());
         report.format = Some("udp");
@@ -342,43 +385,66 @@ impl Collector<'_> {
     }
 
     /// Writes findings that are new or changed, and beacons that are new;
-    /// forgets what left the window. On the last interval every finding
-    /// whose count or times moved is written too, so the file ends with
-    /// each finding's final state.
+    /// forgets what left the window. A finding that grew without a line
+    /// (more attempts of the same kind) is written at its largest before
+    /// the window's end takes attempts from it, and on the last interval;
+    /// so the output ends with every finding at its fullest.
     fn write(&mut self, a: &Analysis, last: bool, out: &mut dyn Write) -> io::Result<()> {
-        // Only findings still in the window are remembered, each in the
-        // state last written (what the next change is measured against).
         let mut next = HashMap::with_capacity(a.findings.len());
         for f in &a.findings {
-            let old = self.written.findings.remove(&f.key);
+            let mut old = self.written.findings.remove(&f.key);
+            // Losing attempts to the window's end after growing unseen:
+            // the peak is written first, so no attempt goes unreported.
+            if let Some((w, l)) = &mut old {
+                if f.count < l.count && l.count > w.count {
+                    jsonl::finding(out, l)?;
+                    self.stats.findings_written += 1;
+                    *w = l.clone();
+                }
+            }
             let write = match &old {
                 None => true,
-                Some(o) => changed(o, f) || (last && o != f),
+                Some((w, _)) => changed(w, f) || (last && w != f && f.count >= w.count),
             };
             if write {
                 jsonl::finding(out, f)?;
                 self.stats.findings_written += 1;
-                next.insert(f.key.clone(), f.clone());
-            } else if let Some(o) = old {
-                next.insert(f.key.clone(), o);
+                next.insert(f.key.clone(), (f.clone(), f.clone()));
+            } else if let Some((w, _)) = old {
+                next.insert(f.key.clone(), (w, f.clone()));
             }
         }
-        self.written.findings = next;
-        let mut beacons = HashMap::with_capacity(a.beacons.len());
+        // Left the window: its latest state, if it grew past what was
+        // written.
+        let mut gone: Vec<(GroupKey, (Finding, Finding))> =
+            std::mem::replace(&mut self.written.findings, next)
+                .into_iter()
+                .filter(|(_, (w, latest))| latest.count > w.count)
+                .collect();
+        gone.sort_by(|x, y| x.0.cmp(&y.0));
+        for (_, (_, latest)) in gone {
+            jsonl::finding(out, &latest)?;
+            self.stats.findings_written += 1;
+        }
+        let key = |src: IpAddr, dport: u16, across: bool, dst: IpAddr| -> BeaconKey {
+            (src, dport, across, (!across).then_some(dst))
+        };
         for b in &a.beacons {
-            let key = (
-                b.src,
-                b.dport,
-                b.across_destinations,
-                (!b.across_destinations).then(|| b.dsts[0]),
-            );
-            if !self.written.beacons.contains_key(&key) {
+            let k = key(b.src, b.dport, b.across_destinations, b.dsts[0]);
+            if self.written.beacons.insert(k, ()).is_none() {
                 jsonl::beacon(out, a, b)?;
                 self.stats.beacons_written += 1;
             }
-            beacons.insert(key, ());
         }
-        self.written.beacons = beacons;
+        if !self.written.beacons.is_empty() {
+            let mut live: HashMap<BeaconKey, ()> = HashMap::new();
+            for at in &a.attempts {
+                let t = &at.tuple;
+                live.insert(key(t.src, t.dport, true, t.dst), ());
+                live.insert(key(t.src, t.dport, false, t.dst), ());
+            }
+            self.written.beacons.retain(|k, _| live.contains_key(k));
+        }
         Ok(())
     }
 

@@ -216,6 +216,34 @@ fn read_one(
             return (report, Vec::new(), Exports::None);
         }
     };
+    // What decompressed from a broken gzip stream is read as far as it
+    // goes, whatever it holds; the warning says where it broke.
+    let broken = match &data {
+        source::Data::Partial { data, why } => Some(Warning {
+            reason: "gzip_broken",
+            offset: data.len() as u64,
+            frame: None,
+            message: why.clone(),
+        }),
+        _ => None,
+    };
+    let (mut report, signals, exports) = read_data(idx, input, report, data, flow_ports, progress);
+    if let Some(w) = broken {
+        report.warnings.insert(0, w);
+    }
+    (report, signals, exports)
+}
+
+/// Reads a loaded input by what it holds: a capture, a Sysmon log, or a
+/// file of flow-export messages.
+fn read_data(
+    idx: u32,
+    input: &Input,
+    mut report: InputReport,
+    data: source::Data,
+    flow_ports: &[u16],
+    progress: &(dyn Fn(u64) + Sync),
+) -> (InputReport, Vec<TcpSignal>, Exports) {
     match read_capture_with_ports(&input.name, &data, idx, flow_ports, progress) {
         Ok(mut out) => {
             let exports = if out.exports.is_empty() {
@@ -230,17 +258,6 @@ fn read_one(
             report.set_stats(&out.stats);
             report.warnings_dropped = out.warnings.dropped().collect();
             report.warnings = out.warnings.kept;
-            if let source::Data::Partial { data, why } = &data {
-                report.warnings.insert(
-                    0,
-                    Warning {
-                        reason: "gzip_broken",
-                        offset: data.len() as u64,
-                        frame: None,
-                        message: why.clone(),
-                    },
-                );
-            }
             (report, out.signals, exports)
         }
         Err(e @ SourceError::NotACapture { .. }) => {

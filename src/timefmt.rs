@@ -150,8 +150,17 @@ pub fn parse_log_time(s: &str) -> Option<Ts> {
     };
     let days = days_from_civil(i64::from(y), mo, d);
     let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + sec) - offset_s;
+    // Outside what a `Ts` holds (1677-09-21 to 2262-04-11) the time would
+    // saturate, and every difference taken with it overflow: not a time.
+    if !(MIN_TS_SECS..=MAX_TS_SECS).contains(&secs) {
+        return None;
+    }
     Some(Ts::from_parts(secs, nanos))
 }
+
+/// The whole seconds a [`Ts`] can hold, with a second to spare.
+const MIN_TS_SECS: i64 = i64::MIN / Ts::NANOS_PER_SEC + 1;
+const MAX_TS_SECS: i64 = i64::MAX / Ts::NANOS_PER_SEC - 1;
 
 #[cfg(test)]
 mod tests {
@@ -231,6 +240,9 @@ mod tests {
             "2020/08/06 15:56:22",
             "2020-08-06",
             "２020-08-06 15:56:22",
+            // Outside what a Ts holds.
+            "0001-01-01 00:00:00.000",
+            "9999-12-31T23:59:59Z",
         ] {
             assert_eq!(parse_log_time(bad), None, "{bad:?}");
         }

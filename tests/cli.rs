@@ -147,11 +147,11 @@ fn several_outputs_in_one_run() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "severity,risk_score,host,image,user,parent_image,ports,remote_ips,count,first_seen,last_seen"
+        "severity,risk_score,host,image,user,parent_image,ports,remote_ips,count,first_seen,last_seen,kind"
     );
     assert_eq!(
         lines.next().unwrap(),
-        "Low,1,10.0.0.5,,,,4444;9001,198.51.100.7;203.0.113.9,4,2026-03-02T09:00:10.000000Z,2026-03-02T09:00:40.000000Z"
+        "Low,1,10.0.0.5,,,,4444;9001,198.51.100.7;203.0.113.9,4,2026-03-02T09:00:10.000000Z,2026-03-02T09:00:40.000000Z,connections"
     );
     let jl = std::fs::read_to_string(jsonl).unwrap();
     assert_eq!(jl.lines().count(), 3, "two findings and the summary");

@@ -343,3 +343,64 @@ fn bad_datagrams_are_warned_about_with_exporter_and_counted() {
         .collect();
     assert_eq!(named.len(), 3, "{err:?}");
 }
+
+/// A v5 datagram of `n` SYNs from 198.51.100.7 to 203.0.113.9:4444.
+fn syns(seq: u32, n: u32) -> Vec<u8> {
+    let recs: Vec<FlowRec> = (0..n)
+        .map(|i| FlowRec {
+            start_ms: 1_700_000_000_000 + u64::from(seq * 100 + i),
+            end_ms: 1_700_000_000_000 + u64::from(seq * 100 + i),
+            src: "198.51.100.7".parse().unwrap(),
+            sport: 40_000 + (seq * 100 + i) as u16,
+            dst: "203.0.113.9".parse().unwrap(),
+            dport: 4444,
+            proto: 6,
+            tcp_flags: 0x02,
+            packets: 1,
+            bytes: 60,
+            in_if: 1,
+            out_if: 2,
+        })
+        .collect();
+    synth::netflow_v5(1_700_000_000_000, 1_699_999_000_000, seq, &recs)
+}
+
+#[test]
+fn a_finding_that_grows_unseen_is_written_at_its_fullest_before_the_window_ends() {
+    let c = Collector::start(&["--interval", "200ms", "--window", "1s"]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.send_to(&syns(0, 1), c.addr()).unwrap();
+    let first = c.next_record(Duration::from_secs(20)).expect("the finding");
+    assert_eq!(first["count"], 1);
+    // More of the same: not a change worth a line mid-run...
+    sock.send_to(&syns(1, 20), c.addr()).unwrap();
+    // ...but written once the window forgets the finding.
+    let last = c
+        .next_record(Duration::from_secs(20))
+        .expect("its fullest state");
+    assert_eq!(last["type"], "finding");
+    assert_eq!(last["count"], 21, "{last}");
+    let (recs, _, ok) = c.stop();
+    assert!(ok);
+    assert_eq!(recs.len(), 1, "only the summary after: {recs:?}");
+    assert_eq!(recs[0]["collector"]["findings_written"], 2);
+}
+
+#[test]
+fn a_window_shorter_than_two_intervals_is_refused() {
+    let out = common::portent(&[
+        "collect",
+        "--listen",
+        "127.0.0.1:0",
+        "--window",
+        "1s",
+        "--interval",
+        "2s",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--window (1s) must be at least twice --interval (2s)"),
+        "{err}"
+    );
+}

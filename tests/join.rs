@@ -400,4 +400,34 @@ fn rdp_moved_off_3389_is_a_finding_with_its_inbound_connections() {
     sources.dedup();
     assert_eq!(r["inbound_sources"], serde_json::json!(sources));
     assert_eq!(common::of_type(&recs, "summary")[0]["rdp_port_changes"], 1);
+    // The CSV report says it too, so that its exit status has a row.
+    let out = common::portent(&["scan", "-f", "csv", cap, log.to_str().unwrap()]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let row = csv
+        .lines()
+        .find(|l| l.ends_with(",rdp_port"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(
+        row.starts_with(r"Medium,,FS01.corp.example,C:\Windows\regedit.exe,,,33890,"),
+        "{row}"
+    );
+}
+
+#[test]
+fn a_cut_gzip_sysmon_log_is_read_as_far_as_it_goes_and_said() {
+    use std::io::Write;
+    let lines: Vec<String> = (1..=200)
+        .map(|n| eid3(n, r"C:\Windows\System32\cmd.exe", 4444))
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sysmon.xml.gz");
+    std::fs::write(&p, &gz[..gz.len() / 2]).unwrap();
+    let (recs, out) = common::jsonl(&["conns", "-f", "jsonl", p.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gzip_broken"), "{err}");
+    let n = common::of_type(&recs, "attempt").len();
+    assert!(n > 20 && n < 200, "{n} of 200 events before the cut");
 }

@@ -824,3 +824,16 @@ fn mutated_evtx_never_panics() {
         let _ = sysmon::read("cut.evtx", &orig[..cut.min(orig.len())]);
     }
 }
+
+#[test]
+fn unclosed_events_are_each_a_bad_record() {
+    // Each start tag without its end: one bad record each, found in one
+    // pass (the end tag is looked for only up to the next start).
+    let mut text = String::from("<?xml version=\"1.0\"?>\n<Events>\n");
+    for _ in 0..50_000 {
+        text.push_str("<Event>\n");
+    }
+    let log = sysmon::read("unclosed.xml", text.as_bytes()).unwrap();
+    assert_eq!(log.stats.bad_records, 50_000);
+    assert!(log.events.is_empty());
+}

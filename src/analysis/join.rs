@@ -155,27 +155,39 @@ pub fn join(
             }
         }
     }
-    let host_of = |i: usize| events[i].event.host.clone().unwrap_or_default();
+    // Host names compare without case: one host's events may spell it
+    // differently (shippers, Sysmon versions); reports keep the first
+    // spelling seen.
+    let host_key = |i: usize| {
+        events[i]
+            .event
+            .host
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
     // Clock offsets: from tuples seen once on each side.
     let mut seen: HashMap<Key, u32> = HashMap::new();
     for a in &attempts {
         *seen.entry(key(&a.tuple)).or_default() += 1;
     }
-    let mut diffs: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut diffs: BTreeMap<String, (String, Vec<i64>)> = BTreeMap::new();
     for a in &attempts {
         let k = key(&a.tuple);
         if let (Some(1), Some([i])) = (seen.get(&k), initiators.get(&k).map(Vec::as_slice)) {
+            let e = &events[*i].event;
             diffs
-                .entry(host_of(*i))
-                .or_default()
-                .push(events[*i].event.ts.0 - a.ts.0);
+                .entry(host_key(*i))
+                .or_insert_with(|| (e.host.clone().unwrap_or_default(), Vec::new()))
+                .1
+                .push(e.ts.0.saturating_sub(a.ts.0));
         }
     }
     let mut offsets: HashMap<String, i64> = HashMap::new();
-    for (host, mut d) in diffs {
+    for (k, (host, mut d)) in diffs {
         d.sort_unstable();
         let median = d[d.len() / 2];
-        offsets.insert(host.to_ascii_lowercase(), median);
+        offsets.insert(k, median);
         st.clock_offsets.push(ClockOffset {
             host,
             offset_s: median as f64 / 1e9,
@@ -195,27 +207,34 @@ pub fn join(
         });
     }
     st.clock_offsets.sort_by(|a, b| a.host.cmp(&b.host));
-    // How far an event is from an attempt once its host's clock is
-    // corrected.
-    let distance = |i: usize, at: Ts| -> u64 {
-        let off = events[i]
-            .event
-            .host
-            .as_deref()
-            .and_then(|h| offsets.get(&h.to_ascii_lowercase()))
-            .copied()
-            .unwrap_or(0);
-        (events[i].event.ts.0 - off).abs_diff(at.0)
+    // Each event's time on the capture's clock; candidate lists in that
+    // order, so that an attempt looks only at the events within the
+    // tolerance of its own time (a port reused all day is not a scan of
+    // the whole day per attempt).
+    let corrected: Vec<i64> = (0..events.len())
+        .map(|i| {
+            let off = offsets.get(&host_key(i)).copied().unwrap_or(0);
+            events[i].event.ts.0.saturating_sub(off)
+        })
+        .collect();
+    for list in initiators.values_mut().chain(responders.values_mut()) {
+        list.sort_by_key(|&i| (corrected[i], i));
+    }
+    let tol = opts.tolerance.0.max(0);
+    let near = |list: &'_ [usize], at: Ts| -> std::ops::Range<usize> {
+        let lo = list.partition_point(|&i| corrected[i] < at.0.saturating_sub(tol));
+        let hi = list.partition_point(|&i| corrected[i] <= at.0.saturating_add(tol));
+        lo..hi.max(lo)
     };
     let mut used = vec![false; events.len()];
     for a in attempts.iter_mut() {
         let k = key(&a.tuple);
         let best = initiators.get(&k).and_then(|c| {
-            c.iter()
+            c[near(c, a.ts)]
+                .iter()
                 .copied()
                 .filter(|&i| !used[i])
-                .map(|i| (distance(i, a.ts), i))
-                .filter(|&(d, _)| d <= opts.tolerance.0 as u64)
+                .map(|i| (corrected[i].abs_diff(a.ts.0), i))
                 .min()
                 .map(|(_, i)| (i, c.len()))
         });
@@ -231,10 +250,9 @@ pub fn join(
                 a.process = Some(Box::new(context(&events[i].event, &parents, rule)));
             }
             None => {
-                let responder = responders.get(&k).is_some_and(|c| {
-                    c.iter()
-                        .any(|&i| distance(i, a.ts) <= opts.tolerance.0 as u64)
-                });
+                let responder = responders
+                    .get(&k)
+                    .is_some_and(|c| !near(c, a.ts).is_empty());
                 if responder {
                     st.responder_only += 1;
                 } else {
@@ -378,6 +396,25 @@ mod tests {
         let own = a.iter().find(|x| x.origin.input == 1).unwrap();
         assert_eq!(own.origin.frame, (1_000 + day + 3) as u64);
         assert_eq!(own.process.as_ref().unwrap().rule, Some(RULE_SYSMON));
+    }
+
+    #[test]
+    fn host_names_compare_without_case() {
+        let t1 = ("10.0.0.5", 50_000, "203.0.113.9", 4444);
+        let t2 = ("10.0.0.5", 50_001, "203.0.113.9", 443);
+        let events = vec![
+            ev(3, 1_005, true, t1, "WS1.corp"),
+            ev(3, 2_005, true, t2, "ws1.CORP"),
+        ];
+        let opts = JoinOptions {
+            tolerance: Ts(Ts::NANOS_PER_SEC),
+            ..JoinOptions::default()
+        };
+        let (_, st) = join(vec![att(1_000, t1), att(2_000, t2)], &events, &opts);
+        assert_eq!(st.clock_offsets.len(), 1, "{:?}", st.clock_offsets);
+        assert_eq!(st.clock_offsets[0].matches, 2);
+        assert_eq!(st.clock_offsets[0].offset_s, 5.0);
+        assert_eq!(st.matched[RULE_UNIQUE], 2);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use hashbrown::HashMap;
+
 use crate::analysis::join::LoggedEvent;
 use crate::event::{Attempt, Origin, Ts};
 
@@ -73,31 +75,43 @@ pub fn moves(events: &[LoggedEvent], attempts: &[Attempt]) -> Vec<RdpMove> {
             continue;
         }
         let host = e.host.clone().unwrap_or_default();
-        out.entry((host.clone(), port)).or_insert_with(|| RdpMove {
-            host,
-            port,
-            ts: e.ts,
-            image: e.image.clone(),
-            user: e.user.clone(),
-            origin: Origin {
-                input: l.input,
-                frame: e.record,
-            },
-            addresses: BTreeSet::new(),
-            inbound: 0,
-            inbound_sources: BTreeSet::new(),
-        });
+        // Host names compare without case; the first spelling is shown.
+        out.entry((host.to_ascii_lowercase(), port))
+            .or_insert_with(|| RdpMove {
+                host,
+                port,
+                ts: e.ts,
+                image: e.image.clone(),
+                user: e.user.clone(),
+                origin: Origin {
+                    input: l.input,
+                    frame: e.record,
+                },
+                addresses: BTreeSet::new(),
+                inbound: 0,
+                inbound_sources: BTreeSet::new(),
+            });
     }
     if out.is_empty() {
         return Vec::new();
     }
+    let mut moves: Vec<RdpMove> = out.into_values().collect();
+    let mut by_host: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, m) in moves.iter().enumerate() {
+        by_host
+            .entry(m.host.to_ascii_lowercase())
+            .or_default()
+            .push(i);
+    }
     // A host's addresses: the source of what it opened, and its end of
     // what it accepted.
     for e in events.iter().map(|l| &l.event).filter(|e| e.event_id == 3) {
-        for m in out
-            .values_mut()
-            .filter(|m| e.host.as_deref() == Some(&m.host))
-        {
+        let Some(host) = &e.host else { continue };
+        let Some(idx) = by_host.get(&host.to_ascii_lowercase()) else {
+            continue;
+        };
+        for &i in idx {
+            let m = &mut moves[i];
             let local = match e.initiated {
                 Some(true) => e.src,
                 _ if e.dport == Some(m.port) => e.dst,
@@ -107,15 +121,21 @@ pub fn moves(events: &[LoggedEvent], attempts: &[Attempt]) -> Vec<RdpMove> {
             m.addresses.extend(local.map(|a| a.to_canonical()));
         }
     }
+    let mut by_listener: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::new();
+    for (i, m) in moves.iter().enumerate() {
+        for &a in &m.addresses {
+            by_listener.entry((a, m.port)).or_default().push(i);
+        }
+    }
     for a in attempts {
-        for m in out.values_mut() {
-            if a.tuple.dport == m.port && m.addresses.contains(&a.tuple.dst.to_canonical()) {
-                m.inbound += 1;
-                m.inbound_sources.insert(a.tuple.src);
+        if let Some(idx) = by_listener.get(&(a.tuple.dst.to_canonical(), a.tuple.dport)) {
+            for &i in idx {
+                moves[i].inbound += 1;
+                moves[i].inbound_sources.insert(a.tuple.src);
             }
         }
     }
-    out.into_values().collect()
+    moves
 }
 
 #[cfg(test)]

@@ -208,6 +208,18 @@ impl CollectSettings {
             }
             Ok(std::time::Duration::from_nanos(t.0 as u64))
         };
+        let (window, interval) = (
+            positive("--window", &c.window)?,
+            positive("--interval", &c.interval)?,
+        );
+        // Records wait up to two intervals for the other half of their
+        // connection; a shorter window would forget them unseen.
+        if window < 2 * interval {
+            return Err(format!(
+                "--window ({}) must be at least twice --interval ({})",
+                c.window, c.interval
+            ));
+        }
         Ok(CollectSettings {
             listen: c.listen,
             output: c.output.clone(),
@@ -221,8 +233,8 @@ impl CollectSettings {
                     ..BeaconConfig::default()
                 },
             },
-            window: positive("--window", &c.window)?,
-            interval: positive("--interval", &c.interval)?,
+            window,
+            interval,
             quiet: c.quiet,
         })
     }

@@ -38,6 +38,7 @@ pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         "count",
         "first_seen",
         "last_seen",
+        "kind",
     ])?;
     for f in &a.findings {
         let opt = |o: &Option<String>| o.as_deref().map(cell).unwrap_or_default().into_owned();
@@ -53,6 +54,27 @@ pub fn findings(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             f.count.to_string(),
             f.first_seen.to_string(),
             f.last_seen.to_string(),
+            "connections".to_string(),
+        ])?;
+    }
+    // RDP moved (DETECTION.md §8): the host, who set the port, the new
+    // port, the sources and count of inbound attempts to it, when it was
+    // set; no tier (it is not a connection's score).
+    for m in &a.rdp {
+        let opt = |o: &Option<String>| o.as_deref().map(cell).unwrap_or_default().into_owned();
+        cw.write_record([
+            "Medium".to_string(),
+            String::new(),
+            cell(&m.host).into_owned(),
+            opt(&m.image),
+            opt(&m.user),
+            String::new(),
+            m.port.to_string(),
+            join(&m.inbound_sources, ";"),
+            m.inbound.to_string(),
+            m.ts.to_string(),
+            m.ts.to_string(),
+            "rdp_port".to_string(),
         ])?;
     }
     done(cw)

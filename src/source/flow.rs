@@ -718,6 +718,15 @@ impl FlowReader {
     /// one-way records and returns the attempts, and per input what was
     /// read and the warnings.
     pub fn finish(mut self) -> (Vec<Attempt>, BTreeMap<u32, (FlowStats, Warnings)>) {
+        self.count_waiting();
+        let (attempts, _) = pair(self.flows, &mut self.per_input, |_| true, |_| true);
+        (attempts, self.per_input)
+    }
+
+    /// Counts the data sets still waiting for their template (under
+    /// `data_without_template`, with a warning per scope): at the end of a
+    /// run, or when a collector stops.
+    pub fn count_waiting(&mut self) {
         let mut scopes: Vec<_> = self.scopes.iter().collect();
         scopes.sort_by_key(|(k, _)| **k);
         for (scope, st) in scopes {
@@ -743,19 +752,32 @@ impl FlowReader {
                 });
             }
         }
-        let (attempts, _) = pair(self.flows, &mut self.per_input, |_| true);
-        (attempts, self.per_input)
     }
 
     /// For a live collector: pairs the SYN records read so far and returns
-    /// the attempts of those whose `ready` says so (a collector passes the
-    /// records that arrived a while ago, so that the other half of a
-    /// connection has had time to come). A record paired with a ready one
-    /// goes with it; the rest wait for the next call. Attempts come in
-    /// (time, origin, tuple) order.
-    pub fn take_attempts(&mut self, ready: impl Fn(Origin) -> bool) -> Vec<Attempt> {
+    /// the attempts of those that are ready, holding the rest for the next
+    /// call. `arrived` says which records have been here long enough for
+    /// the other half of their connection to come in the usual case (the
+    /// same export cycle); a record paired with an arrived one goes with
+    /// it. A record still alone waits until `settled` too when it may yet
+    /// get a partner (it saw an ACK: the connection got an answer, whose
+    /// record another exporter or a later cache flush may still bring);
+    /// a SYN without ACK, or a biflow, has none to wait for. Taken alone
+    /// too early, a responder's record would be an attempt from the server
+    /// to the client's ephemeral port. Attempts come in (time, origin,
+    /// tuple) order.
+    pub fn take_attempts(
+        &mut self,
+        arrived: impl Fn(Origin) -> bool,
+        settled: impl Fn(Origin) -> bool,
+    ) -> Vec<Attempt> {
         let flows = std::mem::take(&mut self.flows);
-        let (attempts, held) = pair(flows, &mut self.per_input, |f| ready(f.origin));
+        let (attempts, held) = pair(
+            flows,
+            &mut self.per_input,
+            |f| arrived(f.origin),
+            |f| f.reverse.is_some() || f.flags & TCP_ACK == 0 || settled(f.origin),
+        );
         self.flows = held;
         attempts
     }
@@ -843,7 +865,8 @@ pub const MAX_PAIR_CANDIDATES: usize = 64;
 fn pair(
     flows: Vec<TcpFlow>,
     stats: &mut BTreeMap<u32, (FlowStats, Warnings)>,
-    ready: impl Fn(&TcpFlow) -> bool,
+    arrived: impl Fn(&TcpFlow) -> bool,
+    alone_ok: impl Fn(&TcpFlow) -> bool,
 ) -> (Vec<Attempt>, Vec<TcpFlow>) {
     // Group by a hash of the unordered endpoint pair: sorting 16-byte keys
     // is several times faster than comparing addresses. Records of other
@@ -900,7 +923,10 @@ fn pair(
         }
     }
     let take: Vec<bool> = (0..flows.len())
-        .map(|i| ready(&flows[i]) || flows.get(partner[i] as usize).is_some_and(&ready))
+        .map(|i| match flows.get(partner[i] as usize) {
+            Some(p) => arrived(&flows[i]) || arrived(p),
+            None => arrived(&flows[i]) && alone_ok(&flows[i]),
+        })
         .collect();
     let mut out = Vec::with_capacity(flows.len());
     let mut held = Vec::new();
@@ -1160,6 +1186,7 @@ mod tests {
             ],
             &mut stats,
             |_| true,
+            |_| true,
         );
         assert!(held.is_empty());
         assert_eq!(a.len(), 2);
@@ -1221,6 +1248,7 @@ mod tests {
             ],
             &mut stats,
             |f| f.origin.frame < 5,
+            |_| true,
         );
         // The responder's record arrived late but goes with its initiator.
         assert_eq!(a.len(), 1);
@@ -1229,5 +1257,37 @@ mod tests {
         assert_eq!(held.len(), 1);
         assert_eq!(held[0].tuple.dport, 9001);
         assert_eq!(stats[&0].0.paired_responder_records, 1);
+    }
+
+    #[test]
+    fn a_lone_answered_record_waits_for_its_other_half() {
+        // The responder's record (SYN+ACK from the server) arrives first;
+        // the initiator's comes from another exporter two intervals later.
+        let mut r = FlowReader::default();
+        r.begin_input(0);
+        let mut resp = flow("203.0.113.9", 443, "198.51.100.5", 50000, 10, 0x12);
+        resp.origin.frame = 1;
+        let mut unanswered = flow("198.51.100.6", 50001, "203.0.113.9", 9001, 10, 0x02);
+        unanswered.origin.frame = 1;
+        r.flows = vec![resp, unanswered];
+        let first = r.take_attempts(|o| o.frame <= 1, |_| false);
+        // The SYN without an answer has nothing to wait for.
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].tuple.dport, 9001);
+        assert_eq!(r.held_records(), 1);
+        let mut init = flow("198.51.100.5", 50000, "203.0.113.9", 443, 9, 0x1a);
+        init.origin.frame = 2;
+        r.flows.push(init);
+        let second = r.take_attempts(|o| o.frame <= 2, |_| false);
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].tuple.src.to_string(), "198.51.100.5");
+        assert_eq!(second[0].tuple.dport, 443);
+        assert!(second[0].answered);
+        // Alone for good: taken once settled, as the record says.
+        let mut late = flow("203.0.113.7", 443, "198.51.100.8", 50002, 20, 0x12);
+        late.origin.frame = 3;
+        r.flows.push(late);
+        assert!(r.take_attempts(|_| true, |o| o.frame < 3).is_empty());
+        assert_eq!(r.take_attempts(|_| true, |_| true).len(), 1);
     }
 }

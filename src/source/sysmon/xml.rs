@@ -189,8 +189,11 @@ pub(crate) fn read_document(r: &mut Reader<'_>, data: &[u8]) {
     let mut pos = 0;
     while let Some(start) = event_start(data, pos) {
         let at = at_of(start);
-        let end = memmem::find(&data[start..], END_TAG).map(|i| start + i + END_TAG.len());
+        // The end tag is looked for only up to the next start tag: an
+        // input of unclosed `<Event>`s costs one pass, not one per event.
         let next = event_start(data, start + 1);
+        let limit = next.unwrap_or(data.len());
+        let end = memmem::find(&data[start..limit], END_TAG).map(|i| start + i + END_TAG.len());
         match end {
             Some(end) if next.is_none_or(|n| n >= end) => {
                 if end - start > MAX_EVENT_XML_LEN {
