@@ -319,8 +319,12 @@ impl Collector<'_> {
         // Datagrams received before the pair hold: their lone records
         // have waited long enough.
         let hold = PAIR_HOLD.min(self.settings.window / 2);
+        // Past the bound on held records, lone records are taken now: the
+        // bound holds, and the interval is not run again on every pass.
         let settled_upto = if last {
             u64::MAX
+        } else if self.reader.held_records() >= MAX_HELD_RECORDS {
+            ready_upto
         } else {
             self.marks
                 .iter()

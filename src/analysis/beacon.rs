@@ -501,27 +501,61 @@ pub fn detect(
     cfg: &BeaconConfig,
 ) -> (Vec<Beacon>, BeaconStats) {
     let mut stats = BeaconStats::default();
-    let mut per_dst: HashMap<(IpAddr, IpAddr, u16), Vec<usize>> = HashMap::new();
-    let mut across: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::new();
-    for i in candidates {
+    // Two passes: count the attempts of every series, then gather the
+    // indices of only the series long enough to be tested. Most series in
+    // real traffic (and flow exports) are one or two attempts; a vector
+    // for each of them was most of the detector's time.
+    let candidates: Vec<usize> = candidates.into_iter().collect();
+    // Each series is a slot; each candidate remembers its two slots, so the
+    // second pass hashes nothing.
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut per_dst: HashMap<(IpAddr, IpAddr, u16), u32> = HashMap::new();
+    let mut across: HashMap<(IpAddr, u16), u32> = HashMap::new();
+    let mut refs: Vec<[u32; 2]> = Vec::with_capacity(candidates.len());
+    for &i in &candidates {
         let t = &attempts[i].tuple;
-        let n = per_dst.len() + across.len();
-        match per_dst.get_mut(&(t.src, t.dst, t.dport)) {
-            Some(v) => push_bounded(v, i, &mut stats),
-            None if n >= MAX_SERIES => stats.series_dropped += 1,
-            None => {
-                per_dst.insert((t.src, t.dst, t.dport), vec![i]);
+        let full = per_dst.len() + across.len() >= MAX_SERIES;
+        let d = slot_for(
+            &mut per_dst,
+            (t.src, t.dst, t.dport),
+            full,
+            &mut slots,
+            &mut stats,
+        );
+        let full = per_dst.len() + across.len() >= MAX_SERIES;
+        let a = slot_for(&mut across, (t.src, t.dport), full, &mut slots, &mut stats);
+        refs.push([d, a]);
+    }
+    let mut series: Vec<Vec<usize>> = Vec::new();
+    for (&i, r) in candidates.iter().zip(&refs) {
+        for &s in r {
+            let Some(slot) = slots.get_mut(s as usize) else {
+                continue;
+            };
+            if (slot.count as usize) < cfg.min_beats {
+                continue;
             }
-        }
-        let n = per_dst.len() + across.len();
-        match across.get_mut(&(t.src, t.dport)) {
-            Some(v) => push_bounded(v, i, &mut stats),
-            None if n >= MAX_SERIES => stats.series_dropped += 1,
-            None => {
-                across.insert((t.src, t.dport), vec![i]);
+            if slot.at == NO_SLOT {
+                slot.at = series.len() as u32;
+                series.push(Vec::with_capacity(
+                    (slot.count as usize).min(MAX_BEATS_PER_SERIES),
+                ));
             }
+            push_bounded(&mut series[slot.at as usize], i, &mut stats);
         }
     }
+    let mut take = |s: u32| {
+        let at = slots[s as usize].at;
+        (at != NO_SLOT).then(|| std::mem::take(&mut series[at as usize]))
+    };
+    let per_dst: Vec<((IpAddr, IpAddr, u16), Vec<usize>)> = per_dst
+        .into_iter()
+        .filter_map(|(k, s)| take(s).map(|v| (k, v)))
+        .collect();
+    let across: Vec<((IpAddr, u16), Vec<usize>)> = across
+        .into_iter()
+        .filter_map(|(k, s)| take(s).map(|v| (k, v)))
+        .collect();
 
     // Series are fitted in parallel; sorted keys and an order-preserving
     // collect keep the output deterministic whatever the hash map did.
@@ -545,7 +579,7 @@ pub fn detect(
             .flatten()
             .collect()
     };
-    let mut dst_keys: Vec<_> = per_dst.into_iter().collect();
+    let mut dst_keys = per_dst;
     dst_keys.sort_unstable_by_key(|a| a.0);
     let mut out = fit_all(
         dst_keys
@@ -558,7 +592,7 @@ pub fn detect(
     for b in &out {
         *explained.entry((b.src, b.dport)).or_default() += b.fit.beats;
     }
-    let mut across_keys: Vec<_> = across.into_iter().collect();
+    let mut across_keys = across;
     across_keys.sort_unstable_by_key(|a| a.0);
     let rotating = fit_all(
         across_keys
@@ -589,6 +623,50 @@ pub fn detect(
             .then(a.across_destinations.cmp(&b.across_destinations))
     });
     (out, stats)
+}
+
+/// A series while counting: its attempts so far (the first included), and
+/// where its indices are gathered (`u32::MAX`: not yet, or too short).
+#[derive(Clone, Copy)]
+struct Slot {
+    count: u32,
+    at: u32,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            count: 1,
+            at: NO_SLOT,
+        }
+    }
+}
+
+/// No slot: the series was not kept (too many series), or is not gathered.
+const NO_SLOT: u32 = u32::MAX;
+
+/// The slot of series `k`, counting this attempt; a new slot unless the
+/// bound on series is reached (then the attempt is counted as dropped).
+fn slot_for<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, u32>,
+    k: K,
+    full: bool,
+    slots: &mut Vec<Slot>,
+    stats: &mut BeaconStats,
+) -> u32 {
+    if let Some(&s) = map.get(&k) {
+        let c = &mut slots[s as usize].count;
+        *c = c.saturating_add(1);
+        return s;
+    }
+    if full {
+        stats.series_dropped += 1;
+        return NO_SLOT;
+    }
+    slots.push(Slot::default());
+    let s = slots.len() as u32 - 1;
+    map.insert(k, s);
+    s
 }
 
 fn push_bounded(v: &mut Vec<usize>, i: usize, stats: &mut BeaconStats) {
