@@ -54,7 +54,7 @@ fn flows(c: &mut Criterion) {
                 r.begin_input(0);
                 for e in &out.exports {
                     r.message(
-                        &out.export_bytes[e.start..e.start + e.len],
+                        e.bytes(&data, &out.export_bytes),
                         Some((e.exporter, e.exporter_port)),
                         e.offset,
                         e.frame,

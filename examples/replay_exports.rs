@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     };
     let mut sent = 0u64;
     for (i, e) in out.exports.iter().enumerate() {
-        if let Err(err) = sock.send(&out.export_bytes[e.start..e.start + e.len]) {
+        if let Err(err) = sock.send(e.bytes(&data, &out.export_bytes)) {
             eprintln!("replay_exports: datagram {}: {err}", i + 1);
             return ExitCode::FAILURE;
         }

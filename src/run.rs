@@ -125,8 +125,10 @@ enum Exports {
     None,
     /// Events of a Sysmon log (not exports, but carried the same way).
     Sysmon(Vec<crate::source::sysmon::SysmonEvent>),
-    /// Datagrams found in a capture, their bytes in an arena.
-    Capture(Vec<ExportRef>, Vec<u8>),
+    /// Datagrams found in a capture: where they are, the arena of any
+    /// that had to be copied, and the capture's bytes (kept mapped until
+    /// the flows are decoded, so the datagrams are read in place).
+    Capture(Vec<ExportRef>, Vec<u8>, source::Data),
     /// A file of export messages: its bytes and where each message is.
     File(source::Data, Vec<(usize, usize)>),
 }
@@ -163,12 +165,12 @@ pub fn read_inputs(
                         event,
                     }))
             }
-            Exports::Capture(refs, bytes) => {
+            Exports::Capture(refs, arena, data) => {
                 let reader = flows.get_or_insert_with(FlowReader::default);
                 reader.begin_input(idx as u32);
                 for e in &refs {
                     reader.message(
-                        &bytes[e.start..e.start + e.len],
+                        e.bytes(&data, &arena),
                         Some((e.exporter, e.exporter_port)),
                         e.offset,
                         e.frame,
@@ -252,6 +254,7 @@ fn read_data(
                 Exports::Capture(
                     std::mem::take(&mut out.exports),
                     std::mem::take(&mut out.export_bytes),
+                    data,
                 )
             };
             report.format = out.format.map(|f| f.name());

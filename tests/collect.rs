@@ -119,8 +119,7 @@ fn replay(capture: &Path, to: SocketAddr) -> usize {
     let out = read_capture("replay", &data, 0, &|_| {}).unwrap();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     for (i, e) in out.exports.iter().enumerate() {
-        sock.send_to(&out.export_bytes[e.start..e.start + e.len], to)
-            .unwrap();
+        sock.send_to(e.bytes(&data, &out.export_bytes), to).unwrap();
         if i % 64 == 63 {
             std::thread::sleep(Duration::from_millis(2));
         }

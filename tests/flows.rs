@@ -503,3 +503,25 @@ fn flow_port_names_a_collector_port() {
         ("12", "192.0.2.1", "3")
     );
 }
+
+#[test]
+fn export_datagrams_are_read_where_they_lie_in_the_capture() {
+    for (f, version) in [
+        ("emotet-v5.pcap", 5u16),
+        ("emotet-v9.pcap", 9),
+        ("emotet-ipfix.pcap", 10),
+    ] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/softflowd")
+            .join(f);
+        let data = std::fs::read(&p).unwrap();
+        let out = portent::source::capture::read_capture(f, &data, 0, &|_| {}).unwrap();
+        assert!(!out.exports.is_empty(), "{f}");
+        assert!(out.export_bytes.is_empty(), "{f}: nothing copied");
+        for e in &out.exports {
+            assert!(e.in_input, "{f}");
+            let d = e.bytes(&data, &out.export_bytes);
+            assert_eq!(u16::from_be_bytes([d[0], d[1]]), version, "{f}");
+        }
+    }
+}

@@ -47,6 +47,9 @@ pub struct CaptureOutput {
 
 /// Receives each packet the container readers find.
 pub struct PacketSink<'p> {
+    /// The whole input: export datagrams are referred to where they lie in
+    /// it, not copied.
+    data: &'p [u8],
     input: u32,
     /// UDP destination ports whose datagrams are taken as flow exports on
     /// their version number alone (others need a consistent header).
@@ -59,8 +62,14 @@ pub struct PacketSink<'p> {
 }
 
 impl<'p> PacketSink<'p> {
-    pub fn new(input: u32, flow_ports: &'p [u16], progress: &'p (dyn Fn(u64) + Sync)) -> Self {
+    pub fn new(
+        data: &'p [u8],
+        input: u32,
+        flow_ports: &'p [u16],
+        progress: &'p (dyn Fn(u64) + Sync),
+    ) -> Self {
         PacketSink {
+            data,
             input,
             flow_ports,
             frames: 0,
@@ -121,13 +130,26 @@ impl<'p> PacketSink<'p> {
             }
             Ok(Decoded::Udp(u)) => {
                 if flow::looks_like_export(u.payload, self.flow_ports.contains(&u.dport)) {
-                    let start = self.out.export_bytes.len();
-                    self.out.export_bytes.extend_from_slice(u.payload);
+                    // Decoding is in place, so the datagram lies in the
+                    // input; only if it ever did not is it copied.
+                    let base = self.data.as_ptr() as usize;
+                    let at = (u.payload.as_ptr() as usize).wrapping_sub(base);
+                    let in_input = at
+                        .checked_add(u.payload.len())
+                        .is_some_and(|end| end <= self.data.len());
+                    let start = if in_input {
+                        at
+                    } else {
+                        let s = self.out.export_bytes.len();
+                        self.out.export_bytes.extend_from_slice(u.payload);
+                        s
+                    };
                     self.out.exports.push(ExportRef {
                         exporter: u.src,
                         exporter_port: u.sport,
                         frame,
                         offset,
+                        in_input,
                         start,
                         len: u.payload.len(),
                     });
@@ -233,7 +255,7 @@ pub trait ChunkWalker: Sync {
 /// chunks do not line up. Frame numbers are renumbered across chunks so the
 /// result is identical to a sequential read.
 pub fn read_records(
-    len: usize,
+    data: &[u8],
     first: usize,
     walker: &dyn ChunkWalker,
     input: u32,
@@ -241,6 +263,7 @@ pub fn read_records(
     progress: &(dyn Fn(u64) + Sync),
     chunk_bytes: usize,
 ) -> CaptureOutput {
+    let len = data.len();
     let chunk = chunk_bytes.max(1);
     let mut starts = vec![first];
     if len.saturating_sub(first) >= chunk.saturating_mul(2) {
@@ -259,7 +282,7 @@ pub fn read_records(
             .into_par_iter()
             .map(|i| {
                 let end = starts.get(i + 1).copied().unwrap_or(len);
-                let mut sink = PacketSink::new(input, flow_ports, progress);
+                let mut sink = PacketSink::new(data, input, flow_ports, progress);
                 sink.reported = starts[i] as u64;
                 let stop = walker.walk(starts[i], end, false, &mut sink)?;
                 (stop == end).then(|| sink.finish(end as u64))
@@ -275,7 +298,9 @@ pub fn read_records(
                 let arena = out.export_bytes.len();
                 for e in &mut part.exports {
                     e.frame += base;
-                    e.start += arena;
+                    if !e.in_input {
+                        e.start += arena;
+                    }
                 }
                 out.exports.append(&mut part.exports);
                 out.export_bytes.append(&mut part.export_bytes);
@@ -294,7 +319,7 @@ pub fn read_records(
             return out;
         }
     }
-    let mut sink = PacketSink::new(input, flow_ports, progress);
+    let mut sink = PacketSink::new(data, input, flow_ports, progress);
     sink.reported = first as u64;
     walker.walk(first, len, true, &mut sink);
     let (mut out, _) = sink.finish(len as u64);

@@ -63,9 +63,20 @@ pub struct ExportRef {
     pub frame: u64,
     /// Where the packet record starts in the capture, for messages.
     pub offset: u64,
-    /// Where the datagram's bytes are in the arena.
+    /// The datagram's bytes are in the input itself (always, with the
+    /// in-place decoder), else in the capture output's arena.
+    pub in_input: bool,
+    /// Where they start there.
     pub start: usize,
     pub len: usize,
+}
+
+impl ExportRef {
+    /// The datagram: in `input` (the capture's bytes) or in `arena`.
+    pub fn bytes<'a>(&self, input: &'a [u8], arena: &'a [u8]) -> &'a [u8] {
+        let from = if self.in_input { input } else { arena };
+        &from[self.start..self.start + self.len]
+    }
 }
 
 /// Is `p` plausibly a NetFlow v5/v9 or IPFIX message? On a collector port

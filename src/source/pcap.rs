@@ -109,7 +109,7 @@ pub fn read(
         linktype: hdr.network.0 as u32,
     };
     Ok(read_records(
-        d.len(),
+        d,
         24,
         &layout,
         input,

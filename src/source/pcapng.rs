@@ -144,15 +144,7 @@ pub fn read(
 ) -> CaptureOutput {
     let walker = prefix(d);
     let first = if walker.clean_prefix { walker.first } else { 0 };
-    read_records(
-        d.len(),
-        first,
-        &walker,
-        input,
-        flow_ports,
-        progress,
-        chunk_bytes,
-    )
+    read_records(d, first, &walker, input, flow_ports, progress, chunk_bytes)
 }
 
 /// Reads the blocks before the first packet (section header, interfaces)
