@@ -88,8 +88,7 @@ type BeaconKey = (IpAddr, u16, bool, Option<IpAddr>);
 /// What was written of each finding and beacon still in the window.
 #[derive(Default)]
 struct Written {
-    /// Per finding: the state last written, and the latest state seen
-    /// (written before the finding is forgotten, when they differ).
+    /// Per finding: the state last written, and the latest seen.
     findings: HashMap<GroupKey, (Finding, Finding)>,
     /// Beacons written, kept while their series has attempts in the
     /// window (a series that dips below the threshold for an interval is
@@ -109,10 +108,18 @@ pub const PAIR_HOLD: Duration = Duration::from_secs(30);
 /// the same kind wait for the final flush (a busy host would otherwise be
 /// rewritten every interval).
 fn changed(old: &Finding, new: &Finding) -> bool {
-    old.risk_score != new.risk_score
-        || old.severity() != new.severity()
-        || old.ports != new.ports
-        || old.beacon != new.beacon
+    // Only growth counts: the window's end taking attempts away is not
+    // news.
+    new.risk_score > old.risk_score
+        || new.severity() > old.severity()
+        || !new.ports.is_subset(&old.ports)
+        || (new.beacon && !old.beacon)
+}
+
+/// Whether `latest` holds attempts no written line covered: from a
+/// datagram that came after those of the last line written.
+fn unwritten(written: &Finding, latest: &Finding) -> bool {
+    latest.newest_frame > written.newest_frame
 }
 
 /// Listens until `stop` is set (by SIGINT or SIGTERM in the binary).
@@ -206,13 +213,20 @@ fn receive(socket: &UdpSocket, queue: &Mutex<Batch>, stop: &AtomicBool, done: &A
         }
     }
     // Stopping: what the kernel already holds was sent before the signal;
-    // read it (up to the queue's bound) rather than drop it unseen.
+    // read it rather than drop it unseen, but no more than its buffer holds
+    // (exporters that keep sending must not keep the collector from
+    // stopping), and not past the queue's bound.
     if socket.set_nonblocking(true).is_ok() {
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+        let mut drained = 0usize;
+        while drained < RECV_BUFFER {
+            let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                break;
+            };
+            drained += n.max(1);
             let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
             if q.bytes.len() + n > MAX_QUEUED_BYTES {
                 q.dropped += 1;
-                continue;
+                break;
             }
             let start = q.bytes.len();
             q.bytes.extend_from_slice(&buf[..n]);
@@ -332,12 +346,9 @@ impl Collector<'_> {
                 .last()
                 .map_or(0, |&(_, n)| n)
         };
-        let new = self
-            .reader
-            .take_attempts(|o| o.frame <= ready_upto, |o| o.frame <= settled_upto);
-        let fresh = !new.is_empty();
-        self.stats.attempts_total += new.len() as u64;
-        self.window = merge_attempts(std::mem::take(&mut self.window), new);
+        // Forget what left the window before taking the new attempts, so
+        // that a record taken late (after its pair hold) is analysed at
+        // least once.
         self.marks.push_back((now, self.stats.datagrams));
         let mut forget_upto = 0;
         while let Some(&(t, n)) = self.marks.front() {
@@ -351,18 +362,27 @@ impl Collector<'_> {
         if forget_upto > 0 {
             self.window.retain(|a| a.origin.frame > forget_upto);
         }
+        let mut evicted = self.window.len() != before;
+        let new = self
+            .reader
+            .take_attempts(|o| o.frame <= ready_upto, |o| o.frame <= settled_upto);
+        let fresh = !new.is_empty();
+        self.stats.attempts_total += new.len() as u64;
+        self.window = merge_attempts(std::mem::take(&mut self.window), new);
         if self.window.len() > MAX_WINDOW_ATTEMPTS {
             let extra = self.window.len() - MAX_WINDOW_ATTEMPTS;
             self.window.drain(..extra);
             self.stats.window_dropped += extra as u64;
+            evicted = true;
         }
-        let evicted = self.window.len() != before;
+        if last {
+            // Data still waiting for its template is counted (and said)
+            // before the last warnings are printed.
+            self.reader.count_waiting();
+        }
         self.print_warnings();
         if !(fresh || evicted || last) {
             return Ok(());
-        }
-        if last {
-            self.reader.count_waiting();
         }
         let mut report = InputReport::named(self.name.clone());
         report.format = Some("udp");
@@ -375,7 +395,7 @@ impl Collector<'_> {
             &self.settings.policy,
             &self.settings.run,
         );
-        self.write(&a, last, out)?;
+        self.write(&a, last, forget_upto, out)?;
         if last {
             a.summary.collector = Some(self.stats.clone());
             jsonl::summary(out, &a)?;
@@ -393,14 +413,26 @@ impl Collector<'_> {
     /// (more attempts of the same kind) is written at its largest before
     /// the window's end takes attempts from it, and on the last interval;
     /// so the output ends with every finding at its fullest.
-    fn write(&mut self, a: &Analysis, last: bool, out: &mut dyn Write) -> io::Result<()> {
+    /// `forgot` is the datagram number up to which the window forgot
+    /// attempts this interval.
+    fn write(
+        &mut self,
+        a: &Analysis,
+        last: bool,
+        forgot: u64,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         let mut next = HashMap::with_capacity(a.findings.len());
         for f in &a.findings {
             let mut old = self.written.findings.remove(&f.key);
-            // Losing attempts to the window's end after growing unseen:
-            // the peak is written first, so no attempt goes unreported.
+            // The window's end took attempts that came after the last line
+            // written (no line covered them): the previous state, which
+            // still had them, is written first, so no attempt goes
+            // unreported. Steady traffic makes a line a window, not one an
+            // interval.
             if let Some((w, l)) = &mut old {
-                if f.count < l.count && l.count > w.count {
+                let losing = f.count < l.count || f.first_seen > l.first_seen;
+                if losing && forgot > w.newest_frame && unwritten(w, l) {
                     jsonl::finding(out, l)?;
                     self.stats.findings_written += 1;
                     *w = l.clone();
@@ -408,7 +440,7 @@ impl Collector<'_> {
             }
             let write = match &old {
                 None => true,
-                Some((w, _)) => changed(w, f) || (last && w != f && f.count >= w.count),
+                Some((w, _)) => changed(w, f) || (last && unwritten(w, f)),
             };
             if write {
                 jsonl::finding(out, f)?;
@@ -418,16 +450,16 @@ impl Collector<'_> {
                 next.insert(f.key.clone(), (w, f.clone()));
             }
         }
-        // Left the window: its latest state, if it grew past what was
-        // written.
+        // Left the window: its latest state, if it held attempts no line
+        // covered.
         let mut gone: Vec<(GroupKey, (Finding, Finding))> =
             std::mem::replace(&mut self.written.findings, next)
                 .into_iter()
-                .filter(|(_, (w, latest))| latest.count > w.count)
+                .filter(|(_, (w, l))| unwritten(w, l))
                 .collect();
         gone.sort_by(|x, y| x.0.cmp(&y.0));
-        for (_, (_, latest)) in gone {
-            jsonl::finding(out, &latest)?;
+        for (_, (_, l)) in gone {
+            jsonl::finding(out, &l)?;
             self.stats.findings_written += 1;
         }
         let key = |src: IpAddr, dport: u16, across: bool, dst: IpAddr| -> BeaconKey {
@@ -472,5 +504,173 @@ impl Collector<'_> {
                 self.name
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::event::Ts;
+
+    fn settings() -> CollectSettings {
+        let cli = Cli::try_parse_from([
+            "portent",
+            "collect",
+            "--listen",
+            "127.0.0.1:0",
+            "--window",
+            "10m",
+            "--interval",
+            "1m",
+        ])
+        .unwrap();
+        let Command::Collect(args) = cli.command else {
+            unreachable!("parsed as collect")
+        };
+        CollectSettings::from_args(&args).unwrap()
+    }
+
+    fn finding(count: u64, first: i64, last: i64, ports: &[u16], newest: u64) -> Finding {
+        Finding {
+            key: GroupKey {
+                host: "10.0.0.5".into(),
+                image: None,
+                user: None,
+                parent_image: None,
+                window: None,
+            },
+            ports: ports.iter().copied().collect(),
+            remote_ips: BTreeSet::new(),
+            count,
+            risk_score: 1,
+            first_seen: Ts(first),
+            last_seen: Ts(last),
+            beacon: false,
+            newest_frame: newest,
+        }
+    }
+
+    fn analysis(f: Finding) -> Analysis {
+        Analysis {
+            inputs: Vec::new(),
+            attempts: Vec::new(),
+            verdicts: Vec::new(),
+            findings: vec![f],
+            beacons: Vec::new(),
+            rdp: Vec::new(),
+            summary: Default::default(),
+            known_c2: Default::default(),
+        }
+    }
+
+    /// Runs `write` over `states` (the last one as the final interval),
+    /// each with the datagram the window had forgotten up to, and returns
+    /// the (count, first, last) of every line written.
+    fn lines(states: &[(Finding, u64)]) -> Vec<(u64, i64, i64)> {
+        let s = settings();
+        let mut c = Collector {
+            settings: &s,
+            reader: FlowReader::default(),
+            window: Vec::new(),
+            marks: VecDeque::new(),
+            written: Written::default(),
+            stats: CollectorStats::default(),
+            name: "test".into(),
+        };
+        let mut out = Vec::new();
+        for (i, (f, forgot)) in states.iter().enumerate() {
+            c.write(
+                &analysis(f.clone()),
+                i + 1 == states.len(),
+                *forgot,
+                &mut out,
+            )
+            .unwrap();
+        }
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let t = |k: &str| -> i64 {
+                    crate::timefmt::parse_log_time(v[k].as_str().unwrap())
+                        .unwrap()
+                        .0
+                };
+                (
+                    v["count"].as_u64().unwrap(),
+                    t("first_seen"),
+                    t("last_seen"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steady_traffic_is_covered_by_a_line_per_window_not_per_interval() {
+        // One attempt per interval (at second k, in datagram k + 1), the
+        // window holding five.
+        let s = Ts::NANOS_PER_SEC;
+        let states: Vec<(Finding, u64)> = (0..20i64)
+            .map(|k| {
+                let count = (k + 1).min(5) as u64;
+                let f = finding(count, (k - 4).max(0) * s, k * s, &[4444], k as u64 + 1);
+                (f, (k - 4).max(0) as u64)
+            })
+            .collect();
+        let written = lines(&states);
+        for k in 0..20 {
+            assert!(
+                written.iter().any(|&(_, a, b)| a <= k * s && k * s <= b),
+                "attempt {k} in no line: {written:?}"
+            );
+        }
+        assert!(written.len() <= 6, "{written:?}");
+    }
+
+    #[test]
+    fn new_attempts_at_shutdown_are_written_and_a_shrunk_state_is_not() {
+        let s = Ts::NANOS_PER_SEC;
+        let w = lines(&[
+            (finding(10, 0, 9 * s, &[4444], 10), 0),
+            (finding(5, 5 * s, 9 * s, &[4444], 10), 5),
+            (finding(7, 5 * s, 20 * s, &[4444], 12), 5),
+        ]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(w[1].2, 20 * s);
+        // Only the window's end took attempts (and a port): nothing new.
+        let w = lines(&[
+            (finding(10, 0, 9 * s, &[4444, 9001], 10), 0),
+            (finding(4, 6 * s, 9 * s, &[4444], 10), 6),
+        ]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        // All at one time (exports whose records carry the export time):
+        // the datagrams, not the times, tell what the window's end took.
+        // The first line covered datagram 1, the window forgot it, the
+        // second line has the 20 attempts of datagram 2.
+        let w = lines(&[
+            (finding(1, 0, 0, &[4444], 1), 0),
+            (finding(21, 0, 0, &[4444], 2), 0),
+            (finding(20, 0, 0, &[4444], 2), 1),
+            (finding(20, 0, 0, &[4444], 2), 1),
+        ]);
+        assert_eq!(w.iter().map(|l| l.0).collect::<Vec<_>>(), [1, 20], "{w:?}");
+        // Had the window forgotten datagram 2's attempts too before a line
+        // showed them, the state that held them is written first.
+        let w = lines(&[
+            (finding(1, 0, 0, &[4444], 1), 0),
+            (finding(21, 0, 0, &[4444], 2), 0),
+            (finding(3, 0, 0, &[4444], 3), 2),
+        ]);
+        assert_eq!(
+            w.iter().map(|l| l.0).collect::<Vec<_>>(),
+            [1, 21, 3],
+            "{w:?}"
+        );
     }
 }

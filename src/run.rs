@@ -128,7 +128,7 @@ enum Exports {
     /// Datagrams found in a capture: where they are, the arena of any
     /// that had to be copied, and the capture's bytes (kept mapped until
     /// the flows are decoded, so the datagrams are read in place).
-    Capture(Vec<ExportRef>, Vec<u8>, source::Data),
+    Capture(Vec<ExportRef>, Vec<u8>, Option<source::Data>),
     /// A file of export messages: its bytes and where each message is.
     File(source::Data, Vec<(usize, usize)>),
 }
@@ -168,9 +168,10 @@ pub fn read_inputs(
             Exports::Capture(refs, arena, data) => {
                 let reader = flows.get_or_insert_with(FlowReader::default);
                 reader.begin_input(idx as u32);
+                let input = data.as_deref().unwrap_or_default();
                 for e in &refs {
                     reader.message(
-                        e.bytes(&data, &arena),
+                        e.bytes(input, &arena),
                         Some((e.exporter, e.exporter_port)),
                         e.offset,
                         e.frame,
@@ -251,11 +252,21 @@ fn read_data(
             let exports = if out.exports.is_empty() {
                 Exports::None
             } else {
-                Exports::Capture(
-                    std::mem::take(&mut out.exports),
-                    std::mem::take(&mut out.export_bytes),
-                    data,
-                )
+                let mut refs = std::mem::take(&mut out.exports);
+                let mut arena = std::mem::take(&mut out.export_bytes);
+                if matches!(data, source::Data::Mapped(_)) {
+                    Exports::Capture(refs, arena, Some(data))
+                } else {
+                    // A decompressed capture is held in memory: keep only
+                    // its datagrams until the flows are decoded, not all of
+                    // it (inputs are read in parallel, decoded after).
+                    for e in refs.iter_mut().filter(|e| e.in_input) {
+                        let start = arena.len();
+                        arena.extend_from_slice(e.bytes(&data, &[]));
+                        (e.start, e.in_input) = (start, false);
+                    }
+                    Exports::Capture(refs, arena, None)
+                }
             };
             report.format = out.format.map(|f| f.name());
             report.set_stats(&out.stats);

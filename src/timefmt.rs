@@ -150,17 +150,18 @@ pub fn parse_log_time(s: &str) -> Option<Ts> {
     };
     let days = days_from_civil(i64::from(y), mo, d);
     let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + sec) - offset_s;
-    // Outside what a `Ts` holds (1677-09-21 to 2262-04-11) the time would
-    // saturate, and every difference taken with it overflow: not a time.
+    // Beyond 146 years of 1970 (1824 to 2116) two times could be further
+    // apart than a `Ts` difference holds, and arithmetic on them overflow:
+    // no log of a real host has such a time.
     if !(MIN_TS_SECS..=MAX_TS_SECS).contains(&secs) {
         return None;
     }
     Some(Ts::from_parts(secs, nanos))
 }
 
-/// The whole seconds a [`Ts`] can hold, with a second to spare.
-const MIN_TS_SECS: i64 = i64::MIN / Ts::NANOS_PER_SEC + 1;
-const MAX_TS_SECS: i64 = i64::MAX / Ts::NANOS_PER_SEC - 1;
+/// Half the seconds a [`Ts`] holds, each way.
+const MIN_TS_SECS: i64 = -MAX_TS_SECS;
+const MAX_TS_SECS: i64 = i64::MAX / Ts::NANOS_PER_SEC / 2;
 
 #[cfg(test)]
 mod tests {
@@ -243,6 +244,8 @@ mod tests {
             // Outside what a Ts holds.
             "0001-01-01 00:00:00.000",
             "9999-12-31T23:59:59Z",
+            "1700-01-01 00:00:00.000",
+            "2200-01-01 00:00:00.000",
         ] {
             assert_eq!(parse_log_time(bad), None, "{bad:?}");
         }

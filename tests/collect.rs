@@ -365,7 +365,7 @@ fn syns(seq: u32, n: u32) -> Vec<u8> {
 }
 
 #[test]
-fn a_finding_that_grows_unseen_is_written_at_its_fullest_before_the_window_ends() {
+fn every_attempt_of_a_finding_is_in_some_line_before_the_window_forgets_it() {
     let c = Collector::start(&["--interval", "200ms", "--window", "1s"]);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.send_to(&syns(0, 1), c.addr()).unwrap();
@@ -373,12 +373,13 @@ fn a_finding_that_grows_unseen_is_written_at_its_fullest_before_the_window_ends(
     assert_eq!(first["count"], 1);
     // More of the same: not a change worth a line mid-run...
     sock.send_to(&syns(1, 20), c.addr()).unwrap();
-    // ...but written once the window forgets the finding.
-    let last = c
+    // ...but written before the window forgets them: the first line had
+    // the first attempt, this one the twenty after it.
+    let rest = c
         .next_record(Duration::from_secs(20))
-        .expect("its fullest state");
-    assert_eq!(last["type"], "finding");
-    assert_eq!(last["count"], 21, "{last}");
+        .expect("a line with the rest");
+    assert_eq!(rest["type"], "finding");
+    assert_eq!(rest["count"], 20, "{rest}");
     let (recs, _, ok) = c.stop();
     assert!(ok);
     assert_eq!(recs.len(), 1, "only the summary after: {recs:?}");
@@ -401,5 +402,38 @@ fn a_window_shorter_than_two_intervals_is_refused() {
     assert!(
         err.contains("--window (1s) must be at least twice --interval (2s)"),
         "{err}"
+    );
+}
+
+#[test]
+fn data_whose_template_never_came_is_counted_and_said_on_stop() {
+    let c = Collector::start(&["--interval", "100ms"]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut ex = synth::Exporter::new(9, 3, 1_699_999_000_000);
+    let _templates_never_sent = ex.templates(1_700_000_000_000);
+    let rec = FlowRec {
+        start_ms: 1_700_000_000_000,
+        end_ms: 1_700_000_000_000,
+        src: "198.51.100.7".parse().unwrap(),
+        sport: 40_000,
+        dst: "203.0.113.9".parse().unwrap(),
+        dport: 4444,
+        proto: 6,
+        tcp_flags: 0x02,
+        packets: 1,
+        bytes: 60,
+        in_if: 1,
+        out_if: 2,
+    };
+    sock.send_to(&ex.data(1_700_000_000_000, &[rec]), c.addr())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let (recs, err, ok) = c.stop();
+    assert!(ok);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["flows"]["data_without_template"], 1, "{summary}");
+    assert!(
+        err.iter().any(|l| l.contains("never got their template")),
+        "{err:?}"
     );
 }

@@ -525,3 +525,17 @@ fn export_datagrams_are_read_where_they_lie_in_the_capture() {
         }
     }
 }
+
+#[test]
+fn exports_in_a_gzip_capture_give_what_the_plain_capture_gives() {
+    use std::io::Write;
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/softflowd/emotet-ipfix.pcap");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&p).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("emotet-ipfix.pcap.gz");
+    std::fs::write(&z, gz.finish().unwrap()).unwrap();
+    let plain = attempt_set(&[p.to_str().unwrap()]);
+    assert!(!plain.is_empty());
+    assert_eq!(attempt_set(&[z.to_str().unwrap()]), plain);
+}

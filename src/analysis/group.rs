@@ -35,6 +35,9 @@ pub struct Finding {
     pub last_seen: Ts,
     /// Some attempt of the group belongs to a beacon to a known C2 port.
     pub beacon: bool,
+    /// The highest record number among its attempts: in a live collector,
+    /// the datagram the newest came in (what a written line covered).
+    pub newest_frame: u64,
 }
 
 impl Finding {
@@ -81,8 +84,10 @@ pub fn group<'a>(
             first_seen: a.ts,
             last_seen: a.ts,
             beacon: false,
+            newest_frame: 0,
         });
         f.beacon |= beacon;
+        f.newest_frame = f.newest_frame.max(a.origin.frame);
         f.ports.insert(a.tuple.dport);
         f.remote_ips.insert(a.tuple.dst);
         f.count += 1;

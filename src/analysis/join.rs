@@ -176,6 +176,11 @@ pub fn join(
         let k = key(&a.tuple);
         if let (Some(1), Some([i])) = (seen.get(&k), initiators.get(&k).map(Vec::as_slice)) {
             let e = &events[*i].event;
+            // Events without a host name may come from many machines: no
+            // one clock to estimate.
+            if e.host.is_none() {
+                continue;
+            }
             diffs
                 .entry(host_key(*i))
                 .or_insert_with(|| (e.host.clone().unwrap_or_default(), Vec::new()))
@@ -213,7 +218,10 @@ pub fn join(
     // the whole day per attempt).
     let corrected: Vec<i64> = (0..events.len())
         .map(|i| {
-            let off = offsets.get(&host_key(i)).copied().unwrap_or(0);
+            let off = match &events[i].event.host {
+                Some(_) => offsets.get(&host_key(i)).copied().unwrap_or(0),
+                None => 0,
+            };
             events[i].event.ts.0.saturating_sub(off)
         })
         .collect();
