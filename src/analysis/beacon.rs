@@ -323,24 +323,35 @@ fn ll_random(gaps: &[f64], mean: f64, dead: f64) -> f64 {
     }
     let floor = mean * 1e-6;
     let (mut w, mut m1, mut m2) = (nlo / k, (lo / nlo).max(floor), hi / nhi);
+    // The likelihood is only needed for the parameters of the last step,
+    // so its logarithms are taken in one more pass then, not in every
+    // step (the same operations in the same order: the same value).
+    let density = |g: f64, w: f64, m1: f64, m2: f64| {
+        let a = w * (-g / m1).exp() / m1;
+        let b = (1.0 - w) * (-g / m2).exp() / m2;
+        (a, a + b)
+    };
     let mut ll = f64::NEG_INFINITY;
-    for _ in 0..EM_STEPS {
+    for step in 0..EM_STEPS {
         let (mut sr, mut srg, mut sg) = (0.0, 0.0, 0.0);
-        ll = 0.0;
         for g in gaps.iter().map(|&g| (g - dead).max(0.0)) {
-            let a = w * (-g / m1).exp() / m1;
-            let b = (1.0 - w) * (-g / m2).exp() / m2;
-            let t = a + b;
+            let (a, t) = density(g, w, m1, m2);
             if t <= 0.0 || !t.is_finite() {
                 return poisson;
             }
-            ll += t.ln();
             let r = a / t;
             sr += r;
             srg += r * g;
             sg += g;
         }
-        if sr <= 0.0 || sr >= k {
+        let stop = sr <= 0.0 || sr >= k;
+        if stop || step + 1 == EM_STEPS {
+            ll = 0.0;
+            for g in gaps.iter().map(|&g| (g - dead).max(0.0)) {
+                ll += density(g, w, m1, m2).1.ln();
+            }
+        }
+        if stop {
             break;
         }
         w = sr / k;
