@@ -420,7 +420,8 @@ pub fn analyze(
     // Packet attempts come in time and frame order; flow attempts too.
     crate::event::sort_attempts(&mut attempts);
     let attempts = crate::event::merge_attempts(attempts, evidence.flow_attempts);
-    if evidence.sysmon.is_empty() {
+    let logs = inputs.iter().any(|r| r.sysmon.is_some());
+    if !logs {
         return analyze_attempts(inputs, attempts, policy, opts);
     }
     let (attempts, stats) = join::join(attempts, &evidence.sysmon, &opts.join);
