@@ -255,10 +255,10 @@ struct Collector<'a> {
     reader: FlowReader,
     /// Attempts of the rolling window, in `sort_attempts` order.
     window: Vec<Attempt>,
-    /// (when, datagrams received by then), one per interval: the window
-    /// forgets attempts from datagrams received before the oldest mark
-    /// still inside it.
-    marks: VecDeque<(Instant, u64)>,
+    /// (when, datagrams received by then, interval), one per interval: the
+    /// window forgets attempts taken at intervals older than it; the pair
+    /// hold goes by datagrams.
+    marks: VecDeque<(Instant, u64, u64)>,
     written: Written,
     stats: CollectorStats,
     name: String,
@@ -342,20 +342,25 @@ impl Collector<'_> {
         } else {
             self.marks
                 .iter()
-                .take_while(|(t, _)| now.duration_since(*t) >= hold)
+                .take_while(|(t, _, _)| now.duration_since(*t) >= hold)
                 .last()
-                .map_or(0, |&(_, n)| n)
+                .map_or(0, |&(_, n, _)| n)
         };
         // Forget what left the window before taking the new attempts, so
         // that a record taken late (after its pair hold) is analysed at
         // least once.
-        self.marks.push_back((now, self.stats.datagrams));
+        // The window's attempts are numbered by the interval that took
+        // them, not by datagram: a record taken late (after its pair hold,
+        // or data replayed when its template came) is newer than every
+        // line already written, and stays a whole window.
+        let tick = self.stats.intervals;
+        self.marks.push_back((now, self.stats.datagrams, tick));
         let mut forget_upto = 0;
-        while let Some(&(t, n)) = self.marks.front() {
+        while let Some(&(t, _, k)) = self.marks.front() {
             if now.duration_since(t) <= self.settings.window {
                 break;
             }
-            forget_upto = n;
+            forget_upto = k;
             self.marks.pop_front();
         }
         let before = self.window.len();
@@ -363,15 +368,24 @@ impl Collector<'_> {
             self.window.retain(|a| a.origin.frame > forget_upto);
         }
         let mut evicted = self.window.len() != before;
-        let new = self
+        let mut new = self
             .reader
             .take_attempts(|o| o.frame <= ready_upto, |o| o.frame <= settled_upto);
+        for a in &mut new {
+            a.origin.frame = tick;
+        }
+        // The frame is part of the attempts' order (ties on time).
+        crate::event::sort_attempts(&mut new);
         let fresh = !new.is_empty();
         self.stats.attempts_total += new.len() as u64;
         self.window = merge_attempts(std::mem::take(&mut self.window), new);
         if self.window.len() > MAX_WINDOW_ATTEMPTS {
             let extra = self.window.len() - MAX_WINDOW_ATTEMPTS;
-            self.window.drain(..extra);
+            // Dropped by time, not by intake: to the lines, the newest
+            // dropped is what the window forgot up to.
+            for a in self.window.drain(..extra) {
+                forget_upto = forget_upto.max(a.origin.frame);
+            }
             self.stats.window_dropped += extra as u64;
             evicted = true;
         }
@@ -413,8 +427,8 @@ impl Collector<'_> {
     /// (more attempts of the same kind) is written at its largest before
     /// the window's end takes attempts from it, and on the last interval;
     /// so the output ends with every finding at its fullest.
-    /// `forgot` is the datagram number up to which the window forgot
-    /// attempts this interval.
+    /// `forgot` is the interval up to which the window forgot attempts
+    /// (attempts are numbered by the interval that took them).
     fn write(
         &mut self,
         a: &Analysis,
@@ -431,8 +445,7 @@ impl Collector<'_> {
             // unreported. Steady traffic makes a line a window, not one an
             // interval.
             if let Some((w, l)) = &mut old {
-                let losing = f.count < l.count || f.first_seen > l.first_seen;
-                if losing && forgot > w.newest_frame && unwritten(w, l) {
+                if forgot > w.newest_frame && unwritten(w, l) {
                     jsonl::finding(out, l)?;
                     self.stats.findings_written += 1;
                     *w = l.clone();
@@ -672,5 +685,56 @@ mod tests {
             [1, 21, 3],
             "{w:?}"
         );
+    }
+
+    /// Does some written line cover time `t`?
+    fn covered(w: &[(u64, i64, i64)], t: i64) -> bool {
+        w.iter().any(|&(_, a, b)| a <= t && t <= b)
+    }
+
+    #[test]
+    fn a_record_taken_late_is_in_some_line() {
+        // An unanswered SYN at 10 s, taken at interval 1 and written; an
+        // answered one at 9 s from the same datagram, taken at interval 2
+        // after its pair hold: newer than the line, so it gets one.
+        let s = Ts::NANOS_PER_SEC;
+        let w = lines(&[
+            (finding(1, 10 * s, 10 * s, &[4444], 1), 0),
+            (finding(2, 9 * s, 10 * s, &[4444], 2), 0),
+            (finding(2, 9 * s, 10 * s, &[4444], 2), 0),
+        ]);
+        assert!(covered(&w, 9 * s), "{w:?}");
+    }
+
+    #[test]
+    fn attempts_dropped_by_the_window_bound_are_in_some_line() {
+        // One attempt written, four more unwritten, then the bound drops
+        // the earliest four (the newest of them taken at interval 5).
+        let s = Ts::NANOS_PER_SEC;
+        let w = lines(&[
+            (finding(1, 0, 0, &[4444], 1), 0),
+            (finding(5, 0, 4 * s, &[4444], 5), 0),
+            (finding(1, 4 * s, 4 * s, &[4444], 5), 5),
+            (finding(1, 4 * s, 4 * s, &[4444], 5), 0),
+        ]);
+        for k in 0..5 {
+            assert!(covered(&w, k * s), "attempt at {k} s: {w:?}");
+        }
+    }
+
+    #[test]
+    fn forgotten_attempts_are_in_some_line_when_count_and_first_seen_hold() {
+        // A (100 s) written; B (150 s) unwritten; the window forgets both
+        // as C (50 s) and D (120 s) come late from an exporter.
+        let s = Ts::NANOS_PER_SEC;
+        let w = lines(&[
+            (finding(1, 100 * s, 100 * s, &[4444], 1), 0),
+            (finding(2, 100 * s, 150 * s, &[4444], 2), 0),
+            (finding(2, 50 * s, 120 * s, &[4444], 3), 2),
+            (finding(2, 50 * s, 120 * s, &[4444], 3), 2),
+        ]);
+        for k in [50, 100, 120, 150] {
+            assert!(covered(&w, k * s), "attempt at {k} s: {w:?}");
+        }
     }
 }

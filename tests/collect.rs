@@ -437,3 +437,46 @@ fn data_whose_template_never_came_is_counted_and_said_on_stop() {
         "{err:?}"
     );
 }
+
+/// A SYN record that saw an answer, taken alone after the pair hold, from
+/// the datagram of an unanswered SYN already written.
+#[test]
+fn an_answered_record_taken_after_the_pair_hold_is_in_some_line() {
+    // Window 4 s: the pair hold is 2 s, ten intervals.
+    let c = Collector::start(&["--interval", "200ms", "--window", "4s"]);
+    let rec = |i: u32, flags: u8| FlowRec {
+        start_ms: 1_700_000_000_000 + u64::from(i),
+        end_ms: 1_700_000_000_000 + u64::from(i),
+        src: "198.51.100.7".parse().unwrap(),
+        sport: 40_000 + i as u16,
+        dst: "203.0.113.9".parse().unwrap(),
+        dport: 4444,
+        proto: 6,
+        tcp_flags: flags,
+        packets: 1,
+        bytes: 60,
+        in_if: 1,
+        out_if: 2,
+    };
+    let d = synth::netflow_v5(
+        1_700_000_000_000,
+        1_699_999_000_000,
+        0,
+        &[rec(0, 0x12), rec(1, 0x02)],
+    );
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.send_to(&d, c.addr()).unwrap();
+    let first = c.next_record(Duration::from_secs(20)).expect("the finding");
+    assert_eq!(first["count"], 1, "{first}");
+    // Past the pair hold the answered record is taken alone, then SIGTERM.
+    std::thread::sleep(Duration::from_secs(3));
+    let (recs, _, ok) = c.stop();
+    assert!(ok);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["attempts"], 2, "both in the window: {summary}");
+    assert!(
+        recs.iter()
+            .any(|r| r["type"] == "finding" && r["count"] == 2),
+        "the answered attempt is in no line: first {first}, then {recs:?}"
+    );
+}

@@ -36,7 +36,7 @@ pub struct Finding {
     /// Some attempt of the group belongs to a beacon to a known C2 port.
     pub beacon: bool,
     /// The highest record number among its attempts: in a live collector,
-    /// the datagram the newest came in (what a written line covered).
+    /// the interval that took the newest (what a written line covered).
     pub newest_frame: u64,
 }
 
