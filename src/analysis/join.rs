@@ -216,13 +216,18 @@ pub fn join(
     // order, so that an attempt looks only at the events within the
     // tolerance of its own time (a port reused all day is not a scan of
     // the whole day per attempt).
-    let corrected: Vec<i64> = (0..events.len())
-        .map(|i| {
-            let off = match &events[i].event.host {
-                Some(_) => offsets.get(&host_key(i)).copied().unwrap_or(0),
+    // One lookup per spelling of a host name, not one lower-casing per event.
+    let mut by_spelling: HashMap<&str, i64> = HashMap::new();
+    let corrected: Vec<i64> = events
+        .iter()
+        .map(|l| {
+            let off = match l.event.host.as_deref() {
+                Some(h) => *by_spelling
+                    .entry(h)
+                    .or_insert_with(|| offsets.get(&h.to_ascii_lowercase()).copied().unwrap_or(0)),
                 None => 0,
             };
-            events[i].event.ts.0.saturating_sub(off)
+            l.event.ts.0.saturating_sub(off)
         })
         .collect();
     for list in initiators.values_mut().chain(responders.values_mut()) {
