@@ -133,6 +133,32 @@ fn softflowd(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// A one-packet TCP record starting `ms` after 2023-11-14T22:13:20Z.
+fn tcp(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, ms: u64, flags: u8) -> FlowRec {
+    FlowRec {
+        start_ms: 1_700_000_000_000 + ms,
+        end_ms: 1_700_000_000_000 + ms,
+        src,
+        sport,
+        dst,
+        dport,
+        proto: 6,
+        tcp_flags: flags,
+        packets: 1,
+        bytes: 60,
+        in_if: 1,
+        out_if: 2,
+    }
+}
+
+/// The host and C2 endpoint the synthetic records below use.
+fn host() -> IpAddr {
+    "198.51.100.7".parse().unwrap()
+}
+fn c2() -> IpAddr {
+    "203.0.113.9".parse().unwrap()
+}
+
 /// A finding as a comparable row.
 fn row(f: &Value) -> (String, String, String, u64, String, String, String) {
     (
@@ -262,20 +288,14 @@ fn the_same_exporters_sending_for_long_keep_memory_flat() {
             let recs: Vec<FlowRec> = (0..30u32)
                 .map(|i| {
                     let n = seq.wrapping_mul(30).wrapping_add(i);
-                    FlowRec {
-                        start_ms: 1_700_000_000_000 + u64::from(n),
-                        end_ms: 1_700_000_000_010 + u64::from(n),
-                        src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, (n % 8) as u8)),
-                        sport: 1_024 + (n % 60_000) as u16,
-                        dst: IpAddr::V4(Ipv4Addr::from(0xc633_6400 + (n % 256))),
-                        dport: [4444, 443, 8088][(n % 3) as usize],
-                        proto: 6,
-                        tcp_flags: 0x02,
-                        packets: 1,
-                        bytes: 60,
-                        in_if: 1,
-                        out_if: 2,
-                    }
+                    tcp(
+                        IpAddr::V4(Ipv4Addr::new(10, 0, 0, (n % 8) as u8)),
+                        1_024 + (n % 60_000) as u16,
+                        IpAddr::V4(Ipv4Addr::from(0xc633_6400 + (n % 256))),
+                        [4444, 443, 8088][(n % 3) as usize],
+                        u64::from(n),
+                        0x02,
+                    )
                 })
                 .collect();
             let d = synth::netflow_v5(1_700_000_000_000, 1_699_999_000_000, seq, &recs);
@@ -346,19 +366,9 @@ fn bad_datagrams_are_warned_about_with_exporter_and_counted() {
 /// A v5 datagram of `n` SYNs from 198.51.100.7 to 203.0.113.9:4444.
 fn syns(seq: u32, n: u32) -> Vec<u8> {
     let recs: Vec<FlowRec> = (0..n)
-        .map(|i| FlowRec {
-            start_ms: 1_700_000_000_000 + u64::from(seq * 100 + i),
-            end_ms: 1_700_000_000_000 + u64::from(seq * 100 + i),
-            src: "198.51.100.7".parse().unwrap(),
-            sport: 40_000 + (seq * 100 + i) as u16,
-            dst: "203.0.113.9".parse().unwrap(),
-            dport: 4444,
-            proto: 6,
-            tcp_flags: 0x02,
-            packets: 1,
-            bytes: 60,
-            in_if: 1,
-            out_if: 2,
+        .map(|i| {
+            let n = seq * 100 + i;
+            tcp(host(), 40_000 + n as u16, c2(), 4444, u64::from(n), 0x02)
         })
         .collect();
     synth::netflow_v5(1_700_000_000_000, 1_699_999_000_000, seq, &recs)
@@ -411,20 +421,7 @@ fn data_whose_template_never_came_is_counted_and_said_on_stop() {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut ex = synth::Exporter::new(9, 3, 1_699_999_000_000);
     let _templates_never_sent = ex.templates(1_700_000_000_000);
-    let rec = FlowRec {
-        start_ms: 1_700_000_000_000,
-        end_ms: 1_700_000_000_000,
-        src: "198.51.100.7".parse().unwrap(),
-        sport: 40_000,
-        dst: "203.0.113.9".parse().unwrap(),
-        dport: 4444,
-        proto: 6,
-        tcp_flags: 0x02,
-        packets: 1,
-        bytes: 60,
-        in_if: 1,
-        out_if: 2,
-    };
+    let rec = tcp(host(), 40_000, c2(), 4444, 0, 0x02);
     sock.send_to(&ex.data(1_700_000_000_000, &[rec]), c.addr())
         .unwrap();
     std::thread::sleep(Duration::from_millis(400));
@@ -444,20 +441,7 @@ fn data_whose_template_never_came_is_counted_and_said_on_stop() {
 fn an_answered_record_taken_after_the_pair_hold_is_in_some_line() {
     // Window 4 s: the pair hold is 2 s, ten intervals.
     let c = Collector::start(&["--interval", "200ms", "--window", "4s"]);
-    let rec = |i: u32, flags: u8| FlowRec {
-        start_ms: 1_700_000_000_000 + u64::from(i),
-        end_ms: 1_700_000_000_000 + u64::from(i),
-        src: "198.51.100.7".parse().unwrap(),
-        sport: 40_000 + i as u16,
-        dst: "203.0.113.9".parse().unwrap(),
-        dport: 4444,
-        proto: 6,
-        tcp_flags: flags,
-        packets: 1,
-        bytes: 60,
-        in_if: 1,
-        out_if: 2,
-    };
+    let rec = |i: u16, flags: u8| tcp(host(), 40_000 + i, c2(), 4444, u64::from(i), flags);
     let d = synth::netflow_v5(
         1_700_000_000_000,
         1_699_999_000_000,
