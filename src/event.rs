@@ -72,6 +72,17 @@ pub struct FiveTuple {
 }
 
 impl FiveTuple {
+    /// A TCP tuple, the only transport with attempts.
+    pub fn tcp(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> FiveTuple {
+        FiveTuple {
+            src,
+            sport,
+            dst,
+            dport,
+            proto: Proto::Tcp,
+        }
+    }
+
     pub fn reversed(&self) -> FiveTuple {
         FiveTuple {
             src: self.dst,
@@ -138,6 +149,24 @@ pub struct Attempt {
     pub process: Option<Box<ProcessContext>>,
     /// What the flow record knew, when the attempt came from a flow export.
     pub flow: Option<Box<FlowInfo>>,
+}
+
+impl Attempt {
+    /// An attempt first seen at `ts`: one SYN, not yet answered, nothing
+    /// known beyond the tuple; sources set what they know besides.
+    pub fn new(ts: Ts, tuple: FiveTuple, origin: Origin) -> Attempt {
+        Attempt {
+            ts,
+            tuple,
+            answered: false,
+            retransmits: 0,
+            last_syn: ts,
+            bad_checksum: false,
+            origin,
+            process: None,
+            flow: None,
+        }
+    }
 }
 
 /// What a flow record tells about an attempt beyond its tuple and time.

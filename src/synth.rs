@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use etherparse::{PacketBuilder, TcpHeader};
 
 use crate::decode::{TCP_ACK, TCP_RST, TCP_SYN};
-use crate::event::{Attempt, FiveTuple, Origin, Proto, Ts};
+use crate::event::{Attempt, FiveTuple, Origin, Ts};
 
 /// An IP packet (v4 or v6 after the addresses) carrying a TCP header with
 /// the given flags and no payload.
@@ -291,21 +291,12 @@ impl SplitMix64 {
 pub fn attempt(secs: f64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, frame: u64) -> Attempt {
     let ts = Ts((secs * 1e9) as i64);
     Attempt {
-        ts,
-        tuple: FiveTuple {
-            src,
-            sport,
-            dst,
-            dport,
-            proto: Proto::Tcp,
-        },
         answered: true,
-        retransmits: 0,
-        last_syn: ts,
-        bad_checksum: false,
-        origin: Origin { input: 0, frame },
-        process: None,
-        flow: None,
+        ..Attempt::new(
+            ts,
+            FiveTuple::tcp(src, sport, dst, dport),
+            Origin { input: 0, frame },
+        )
     }
 }
 

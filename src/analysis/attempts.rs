@@ -67,15 +67,8 @@ pub fn build(mut signals: Vec<TcpSignal>, rules: &AttemptRules) -> Vec<Attempt> 
         list.push(attempts.len());
         isn.push(s.seq);
         attempts.push(Attempt {
-            ts: s.ts,
-            tuple: s.tuple,
-            answered: false,
-            retransmits: 0,
-            last_syn: s.ts,
             bad_checksum: s.checksum_ok == Some(false),
-            origin: s.origin,
-            process: None,
-            flow: None,
+            ..Attempt::new(s.ts, s.tuple, s.origin)
         });
     }
     for s in signals.iter().filter(|s| s.kind == SignalKind::SynAck) {

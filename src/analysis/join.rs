@@ -20,7 +20,7 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 use serde::Serialize;
 
-use crate::event::{Attempt, FiveTuple, Origin, ProcessContext, Proto, Ts};
+use crate::event::{Attempt, FiveTuple, Origin, ProcessContext, Ts};
 use crate::source::sysmon::SysmonEvent;
 
 /// How attempts are joined.
@@ -284,25 +284,13 @@ pub fn join(
             continue;
         };
         st.sysmon_attempts += 1;
+        let origin = Origin {
+            input: l.input,
+            frame: e.record,
+        };
         attempts.push(Attempt {
-            ts: e.ts,
-            tuple: FiveTuple {
-                src,
-                sport,
-                dst,
-                dport,
-                proto: Proto::Tcp,
-            },
-            answered: false,
-            retransmits: 0,
-            last_syn: e.ts,
-            bad_checksum: false,
-            origin: Origin {
-                input: l.input,
-                frame: e.record,
-            },
             process: Some(Box::new(context(e, &parents, RULE_SYSMON))),
-            flow: None,
+            ..Attempt::new(e.ts, FiveTuple::tcp(src, sport, dst, dport), origin)
         });
     }
     crate::event::sort_attempts(&mut attempts);

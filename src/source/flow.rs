@@ -23,7 +23,7 @@ use hashbrown::HashMap;
 
 use super::netflow::{self, be16, uint, Field, Header, Set, Template, TemplateDef};
 use crate::decode::{TCP_ACK, TCP_SYN};
-use crate::event::{Attempt, FiveTuple, FlowInfo, Origin, Proto, Ts};
+use crate::event::{Attempt, FiveTuple, FlowInfo, Origin, Ts};
 use crate::stats::{Warning, Warnings};
 
 /// UDP ports flow collectors usually listen on. Datagrams to these ports
@@ -625,13 +625,12 @@ impl FlowReader {
             let end = uptime_to_utc(export, h.sys_up_time_ms, r.last_ms);
             self.tcp_record(TcpFlow {
                 start,
-                tuple: FiveTuple {
-                    src: IpAddr::V4(Ipv4Addr::from(r.src)),
-                    sport: r.sport,
-                    dst: IpAddr::V4(Ipv4Addr::from(r.dst)),
-                    dport: r.dport,
-                    proto: Proto::Tcp,
-                },
+                tuple: FiveTuple::tcp(
+                    IpAddr::V4(Ipv4Addr::from(r.src)),
+                    r.sport,
+                    IpAddr::V4(Ipv4Addr::from(r.dst)),
+                    r.dport,
+                ),
                 flags: r.flags,
                 reverse: None,
                 info: FlowInfo {
@@ -669,13 +668,7 @@ impl FlowReader {
         let sampling = r.sampling.or(sampling);
         let mut flow = TcpFlow {
             start,
-            tuple: FiveTuple {
-                src,
-                sport: r.sport.unwrap_or(0),
-                dst,
-                dport: r.dport.unwrap_or(0),
-                proto: Proto::Tcp,
-            },
+            tuple: FiveTuple::tcp(src, r.sport.unwrap_or(0), dst, r.dport.unwrap_or(0)),
             flags,
             reverse: (r.rev_packets.is_some() || r.rev_flags.is_some())
                 .then(|| (r.rev_packets.unwrap_or(0), r.rev_flags.unwrap_or(0))),
@@ -958,15 +951,9 @@ fn pair(
             || f.flags & TCP_ACK != 0
             || f.reverse.is_some_and(|(p, fl)| p > 0 || fl & TCP_SYN != 0);
         out.push(Attempt {
-            ts: f.start,
-            tuple: f.tuple,
             answered,
-            retransmits: 0,
-            last_syn: f.start,
-            bad_checksum: false,
-            origin: f.origin,
-            process: None,
             flow: Some(Box::new(f.info)),
+            ..Attempt::new(f.start, f.tuple, f.origin)
         });
     }
     crate::event::sort_attempts(&mut out);
@@ -1170,13 +1157,7 @@ mod tests {
     fn flow(src: &str, sport: u16, dst: &str, dport: u16, start_s: i64, flags: u8) -> TcpFlow {
         TcpFlow {
             start: Ts(start_s * Ts::NANOS_PER_SEC),
-            tuple: FiveTuple {
-                src: src.parse().unwrap(),
-                sport,
-                dst: dst.parse().unwrap(),
-                dport,
-                proto: Proto::Tcp,
-            },
+            tuple: FiveTuple::tcp(src.parse().unwrap(), sport, dst.parse().unwrap(), dport),
             flags,
             reverse: None,
             info: FlowInfo::default(),
