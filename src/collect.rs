@@ -12,10 +12,12 @@
 //! has a bound: template scopes ([`crate::source::flow::MAX_SCOPES`], with
 //! eviction), data waiting for templates, records waiting for their other
 //! half ([`MAX_HELD_RECORDS`]), the window ([`MAX_WINDOW_ATTEMPTS`]) and the
-//! findings remembered as written (only those still in the window). SIGINT
-//! and SIGTERM stop it cleanly: the records still held are taken, the window
-//! is analysed one last time, and the final state of every finding that
-//! changed is written before the summary.
+//! findings remembered as written (only those still in the window). A
+//! finding is written when it is new or grows, and before the window
+//! forgets attempts no line covered, so every attempt is in some line.
+//! SIGINT and SIGTERM stop it cleanly: the records still held are taken, the
+//! window is analysed one last time, and every finding with attempts newer
+//! than its last line is written before the summary.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -26,7 +28,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::analysis::group::{Finding, GroupKey};
@@ -93,7 +95,7 @@ struct Written {
     /// Beacons written, kept while their series has attempts in the
     /// window (a series that dips below the threshold for an interval is
     /// not new when it comes back).
-    beacons: HashMap<BeaconKey, ()>,
+    beacons: HashSet<BeaconKey>,
 }
 
 /// How long a lone SYN record that saw an answer waits for the record of
@@ -103,21 +105,19 @@ struct Written {
 /// usually 30 to 60 s. Capped at half the window.
 pub const PAIR_HOLD: Duration = Duration::from_secs(30);
 
-/// Whether a finding changed enough to be written again mid-run: a higher
+/// Whether a finding grew enough to be written again at once: a higher
 /// risk or severity, a new port, a beacon. More attempts and addresses of
-/// the same kind wait for the final flush (a busy host would otherwise be
-/// rewritten every interval).
+/// the same kind wait (a busy host would otherwise be rewritten every
+/// interval); the window's end taking attempts away is not news.
 fn changed(old: &Finding, new: &Finding) -> bool {
-    // Only growth counts: the window's end taking attempts away is not
-    // news.
     new.risk_score > old.risk_score
         || new.severity() > old.severity()
         || !new.ports.is_subset(&old.ports)
         || (new.beacon && !old.beacon)
 }
 
-/// Whether `latest` holds attempts no written line covered: from a
-/// datagram that came after those of the last line written.
+/// Whether `latest` holds attempts no written line covered: taken at a
+/// later interval than the newest of the last line written.
 fn unwritten(written: &Finding, latest: &Finding) -> bool {
     latest.newest_frame > written.newest_frame
 }
@@ -183,6 +183,21 @@ struct Batch {
     receive_errors: u64,
 }
 
+impl Batch {
+    /// Queues a datagram; when [`MAX_QUEUED_BYTES`] are already waiting,
+    /// counts it as dropped and says so.
+    fn push(&mut self, from: SocketAddr, d: &[u8]) -> bool {
+        if self.bytes.len() + d.len() > MAX_QUEUED_BYTES {
+            self.dropped += 1;
+            return false;
+        }
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(d);
+        self.msgs.push((from, start, d.len()));
+        true
+    }
+}
+
 /// The most bytes waiting between the receiving thread and the decoder:
 /// the analysis of a large window can take a second, during which a busy
 /// exporter keeps sending; past this, datagrams are dropped and counted.
@@ -192,16 +207,12 @@ pub const MAX_QUEUED_BYTES: usize = 64 << 20;
 /// buffer never overflows while the window is being analysed.
 fn receive(socket: &UdpSocket, queue: &Mutex<Batch>, stop: &AtomicBool, done: &AtomicBool) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let lock = || queue.lock().unwrap_or_else(|e| e.into_inner());
     while !stop.load(Ordering::Relaxed) {
-        let got = socket.recv_from(&mut buf);
-        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-        match got {
-            Ok((n, from)) if q.bytes.len() + n <= MAX_QUEUED_BYTES => {
-                let start = q.bytes.len();
-                q.bytes.extend_from_slice(&buf[..n]);
-                q.msgs.push((from, start, n));
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                lock().push(from, &buf[..n]);
             }
-            Ok(_) => q.dropped += 1,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -209,7 +220,7 @@ fn receive(socket: &UdpSocket, queue: &Mutex<Batch>, stop: &AtomicBool, done: &A
                         | io::ErrorKind::TimedOut
                         | io::ErrorKind::Interrupted
                 ) => {}
-            Err(_) => q.receive_errors += 1,
+            Err(_) => lock().receive_errors += 1,
         }
     }
     // Stopping: what the kernel already holds was sent before the signal;
@@ -223,14 +234,9 @@ fn receive(socket: &UdpSocket, queue: &Mutex<Batch>, stop: &AtomicBool, done: &A
                 break;
             };
             drained += n.max(1);
-            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-            if q.bytes.len() + n > MAX_QUEUED_BYTES {
-                q.dropped += 1;
+            if !lock().push(from, &buf[..n]) {
                 break;
             }
-            let start = q.bytes.len();
-            q.bytes.extend_from_slice(&buf[..n]);
-            q.msgs.push((from, start, n));
         }
     }
     done.store(true, Ordering::Release);
@@ -480,19 +486,19 @@ impl Collector<'_> {
         };
         for b in &a.beacons {
             let k = key(b.src, b.dport, b.across_destinations, b.dsts[0]);
-            if self.written.beacons.insert(k, ()).is_none() {
+            if self.written.beacons.insert(k) {
                 jsonl::beacon(out, a, b)?;
                 self.stats.beacons_written += 1;
             }
         }
         if !self.written.beacons.is_empty() {
-            let mut live: HashMap<BeaconKey, ()> = HashMap::new();
+            let mut live: HashSet<BeaconKey> = HashSet::new();
             for at in &a.attempts {
                 let t = &at.tuple;
-                live.insert(key(t.src, t.dport, true, t.dst), ());
-                live.insert(key(t.src, t.dport, false, t.dst), ());
+                live.insert(key(t.src, t.dport, true, t.dst));
+                live.insert(key(t.src, t.dport, false, t.dst));
             }
-            self.written.beacons.retain(|k, _| live.contains_key(k));
+            self.written.beacons.retain(|k| live.contains(k));
         }
         Ok(())
     }
