@@ -21,7 +21,7 @@ use crate::source::capture::read_capture_with_ports;
 use crate::source::flow::{self, ExportRef, FlowReader, FlowStats};
 use crate::source::sysmon::{self, SysmonStats};
 use crate::source::{self, Input, SourceError};
-use crate::stats::{CaptureStats, Skip, SkipCounts, Warning};
+use crate::stats::{CaptureStats, Skip, SkipCounts, Warning, Warnings};
 
 /// What the analyzers need besides the policy.
 #[derive(Clone, Debug, Default)]
@@ -95,6 +95,12 @@ impl InputReport {
             warnings: Vec::new(),
             warnings_dropped: Vec::new(),
         }
+    }
+
+    /// Adds a reader's warnings: those kept, and the counts of the rest.
+    fn add_warnings(&mut self, w: Warnings) {
+        self.warnings_dropped.extend(w.dropped());
+        self.warnings.extend(w.kept);
     }
 
     fn set_stats(&mut self, s: &CaptureStats) {
@@ -194,8 +200,7 @@ pub fn read_inputs(
         for (idx, (stats, warnings)) in per_input {
             let r = &mut reports[idx as usize];
             r.flows = Some(stats);
-            r.warnings_dropped.extend(warnings.dropped());
-            r.warnings.extend(warnings.kept);
+            r.add_warnings(warnings);
         }
     }
     (reports, ev)
@@ -270,8 +275,7 @@ fn read_data(
             };
             report.format = out.format.map(|f| f.name());
             report.set_stats(&out.stats);
-            report.warnings_dropped = out.warnings.dropped().collect();
-            report.warnings = out.warnings.kept;
+            report.add_warnings(out.warnings);
             (report, out.signals, exports)
         }
         Err(e @ SourceError::NotACapture { .. }) => {
@@ -283,8 +287,7 @@ fn read_data(
                     Ok(log) => {
                         report.format = Some(format.name());
                         report.sysmon = Some(log.stats);
-                        report.warnings_dropped = log.warnings.dropped().collect();
-                        report.warnings = log.warnings.kept;
+                        report.add_warnings(log.warnings);
                         (report, Vec::new(), Exports::Sysmon(log.events))
                     }
                     Err(e) => {
