@@ -107,29 +107,33 @@ pub fn analyze(settings: &Settings) -> Result<Analysis> {
     for (name, e) in expand_errors {
         reports.push(run::InputReport::unreadable(name, e.to_string()));
     }
-    let mut err = io::stderr().lock();
-    for r in &reports {
-        for w in &r.warnings {
-            let frame = w.frame.map(|f| format!(" (frame {f})")).unwrap_or_default();
-            writeln!(
-                err,
-                "warning: {}: offset {}{}: {} [{}]",
-                table::clean(&r.input),
-                w.offset,
-                frame,
-                table::clean(&w.message),
-                w.reason
-            )?;
-        }
-        for (reason, n) in &r.warnings_dropped {
-            writeln!(
+    // Scoped: analysis runs on rayon's threads, and a lock held across it
+    // would block any of them that writes to stderr.
+    {
+        let mut err = io::stderr().lock();
+        for r in &reports {
+            for w in &r.warnings {
+                let frame = w.frame.map(|f| format!(" (frame {f})")).unwrap_or_default();
+                writeln!(
+                    err,
+                    "warning: {}: offset {}{}: {} [{}]",
+                    table::clean(&r.input),
+                    w.offset,
+                    frame,
+                    table::clean(&w.message),
+                    w.reason
+                )?;
+            }
+            for (reason, n) in &r.warnings_dropped {
+                writeln!(
                 err,
                 "warning: {}: {n} more {reason} warning(s) not shown (all are counted in the summary)",
                 table::clean(&r.input)
             )?;
-        }
-        if let Some(e) = &r.error {
-            writeln!(err, "error: {}", table::clean(e))?;
+            }
+            if let Some(e) = &r.error {
+                writeln!(err, "error: {}", table::clean(e))?;
+            }
         }
     }
     Ok(run::analyze(
