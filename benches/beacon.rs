@@ -97,7 +97,7 @@ fn fits(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for beats in [10usize, 60] {
         let s = series(&mut r, beats, false);
-        let mut scratch = Vec::new();
+        let mut scratch = beacon::Scratch::default();
         g.bench_function(format!("fit_{beats}_beats"), |b| {
             b.iter(|| black_box(beacon::fit(black_box(&s), 1.0, &mut scratch)))
         });

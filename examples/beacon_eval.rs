@@ -119,8 +119,8 @@ fn diurnal(r: &mut Rng, mean_gap: f64, span: f64) -> Vec<f64> {
 
 /// Runs portent's detector on beat times (seconds); `None` when the series
 /// has too few beats to be tested.
-fn portent_says(t: &[f64], cfg: &BeaconConfig, scratch: &mut Vec<f64>) -> bool {
-    t.len() >= cfg.min_beats && beacon::fit(t, 1.0, scratch).is_some_and(|f| f.is_beacon())
+fn portent_says(t: &[f64], cfg: &BeaconConfig, scratch: &mut beacon::Scratch) -> bool {
+    t.len() >= cfg.min_beats && beacon::fit_beacon(t, 1.0, scratch).is_some()
 }
 
 /// Beats from which the detection claim is made: below this, a timer with
@@ -151,7 +151,7 @@ struct Judged {
     rita_score: f64,
 }
 
-fn judge(t: &[f64], cfg: &BeaconConfig, scratch: &mut Vec<f64>) -> Judged {
+fn judge(t: &[f64], cfg: &BeaconConfig, scratch: &mut beacon::Scratch) -> Judged {
     Judged {
         testable: t.len() >= cfg.min_beats,
         portent: portent_says(t, cfg, scratch),
@@ -189,7 +189,7 @@ fn main() {
     };
     let cfg = BeaconConfig::default();
     let mut r = Rng(0x5eed_beac_0000_0001);
-    let mut scratch = Vec::new();
+    let mut scratch = beacon::Scratch::default();
 
     let periods = [10.0, 60.0, 300.0, 1800.0, 3600.0];
     let spans = [3600.0, 4.0 * 3600.0, 24.0 * 3600.0];
@@ -403,7 +403,7 @@ fn many_destinations(r: &mut Rng, mean_gap: f64, span: f64, n: u32) -> Vec<Attem
 /// per number of gaps.
 fn calibrate() {
     let mut r = Rng(0xca11_b4a7e);
-    let mut scratch = Vec::new();
+    let mut scratch = beacon::Scratch::default();
     println!("| gaps | series | q99 | q99.9 | q99.99 | max | threshold |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for k in [5usize, 6, 8, 10, 12, 15, 20, 30, 50, 75, 100, 200] {

@@ -145,36 +145,13 @@ pub fn threshold(gaps: usize) -> f64 {
 /// attempts closer than it were merged), which the random model must know or
 /// short bursts look more regular than random traffic really is.
 /// `scratch` is reused between calls to avoid allocating per series.
-pub fn fit(beats: &[f64], dead_s: f64, scratch: &mut Vec<f64>) -> Option<Fit> {
-    if beats.len() < 3 {
-        return None;
-    }
-    scratch.clear();
-    scratch.extend(beats.windows(2).map(|w| w[1] - w[0]));
-    let gaps: &[f64] = scratch;
+pub fn fit(beats: &[f64], dead_s: f64, scratch: &mut Scratch) -> Option<Fit> {
+    let span = gaps_into(beats, &mut scratch.gaps)?;
+    let gaps: &[f64] = &scratch.gaps;
     let k = gaps.len();
-    let span: f64 = gaps.iter().sum();
-    if span <= 0.0 || !span.is_finite() {
-        return None;
-    }
     let ll_random = ll_random(gaps, span / k as f64, dead_s);
-
-    // Period candidates: the median gap and half of it (more than half the
-    // beats missed), each refined over the gaps' beat counts; and the median
-    // itself, unrefined: under heavy jitter (beyond ±50 %) the longest gaps
-    // of a timer that misses nothing look like two beats, and refining on
-    // that reading drags the period down.
-    let med = median_of(gaps);
     let mut best: Option<(f64, f64, f64)> = None; // (ll, period, jitter)
-    for (start, refine) in [(med, true), (med / 2.0, true), (med, false)] {
-        if start <= 0.0 {
-            continue;
-        }
-        let p = if refine {
-            refine_period(gaps, start)
-        } else {
-            start
-        };
+    for p in periods(gaps, &mut scratch.sorted) {
         let (ll, j) = ll_timer(gaps, p, span);
         if best.is_none_or(|(b, _, _)| ll > b) {
             best = Some((ll, p, j));
@@ -196,11 +173,11 @@ pub fn fit(beats: &[f64], dead_s: f64, scratch: &mut Vec<f64>) -> Option<Fit> {
     let period = span / expected as f64;
     // The gaps are not needed past here: each becomes its deviation in
     // place (no allocation per series), and the 95th percentile is selected.
-    for g in scratch.iter_mut() {
+    for g in scratch.gaps.iter_mut() {
         *g = (*g / (beats_of(*g) as f64 * period) - 1.0).abs();
     }
     let q = ((k - 1) as f64 * 0.95).round() as usize;
-    let jitter = *scratch.select_nth_unstable_by(q, f64::total_cmp).1;
+    let jitter = *scratch.gaps.select_nth_unstable_by(q, f64::total_cmp).1;
     let llr = ll_timer - ll_random;
     let threshold = threshold(k);
     Some(Fit {
@@ -212,6 +189,86 @@ pub fn fit(beats: &[f64], dead_s: f64, scratch: &mut Vec<f64>) -> Option<Fit> {
         threshold,
         score: 1.0 / (1.0 + (-(llr - threshold) / 4.0).exp()),
     })
+}
+
+/// The fit of `beats` when it is a beacon ([`Fit::is_beacon`]), else
+/// `None`: the decision [`detect`] makes. Most series are not beacons, and
+/// [`may_be_beacon`] tells most of those apart at a fraction of the cost
+/// of the full fit; the answer is the same as `fit(..).filter(is_beacon)`.
+pub fn fit_beacon(beats: &[f64], dead_s: f64, scratch: &mut Scratch) -> Option<Fit> {
+    if !may_be_beacon(beats, dead_s, scratch) {
+        return None;
+    }
+    fit(beats, dead_s, scratch).filter(Fit::is_beacon)
+}
+
+/// False only when [`fit`] cannot find a beacon in `beats`, from bounds
+/// that cost a fraction of the fit:
+///
+/// - the reported period is the span over the expected beats, at least one
+///   per gap, so a mean gap below [`MIN_PERIOD_S`] rules a beacon out;
+/// - the timer's likelihood is at most [`ll_timer_bound`] (arithmetic and
+///   a table per gap where the fit takes an exponential and six
+///   logarithms), and the random model's is what [`ll_random`] gives, at
+///   least the Poisson one (closed form, tried first): when the timer's
+///   bound cannot reach [`threshold`] above it, neither can the fit.
+pub fn may_be_beacon(beats: &[f64], dead_s: f64, scratch: &mut Scratch) -> bool {
+    let Some(span) = gaps_into(beats, &mut scratch.gaps) else {
+        return false;
+    };
+    let k = scratch.gaps.len() as f64;
+    if span / k < MIN_PERIOD_S {
+        return false;
+    }
+    let mut gaps = std::mem::take(&mut scratch.gaps);
+    let mut sorted = std::mem::take(&mut scratch.sorted);
+    let timer = periods(&gaps, &mut sorted)
+        .map(|p| ll_timer_bound(&gaps, p, span, scratch))
+        .fold(f64::NEG_INFINITY, f64::max);
+    // The bounds are sums in another order than the fit's: a margin far
+    // above their rounding keeps the test one-sided.
+    let reaches = |random: f64| {
+        let margin = 1e-9 * (timer.abs() + random.abs()) + 1e-9;
+        timer - random + margin >= threshold(gaps.len())
+    };
+    // The Poisson likelihood first (closed form), the two-rate fit only
+    // when that does not settle it.
+    let may =
+        reaches(ll_poisson(k, span / k, dead_s)) && reaches(ll_random(&gaps, span / k, dead_s));
+    std::mem::swap(&mut scratch.gaps, &mut gaps);
+    std::mem::swap(&mut scratch.sorted, &mut sorted);
+    may
+}
+
+/// The gaps between `beats` into `scratch`, and their sum; `None` for fewer
+/// than three beats or a span that is not positive and finite.
+fn gaps_into(beats: &[f64], scratch: &mut Vec<f64>) -> Option<f64> {
+    if beats.len() < 3 {
+        return None;
+    }
+    scratch.clear();
+    scratch.extend(beats.windows(2).map(|w| w[1] - w[0]));
+    let span: f64 = scratch.iter().sum();
+    (span > 0.0 && span.is_finite()).then_some(span)
+}
+
+/// Period candidates: the median gap and half of it (more than half the
+/// beats missed), each refined over the gaps' beat counts; and the median
+/// itself, unrefined: under heavy jitter (beyond ±50 %) the longest gaps
+/// of a timer that misses nothing look like two beats, and refining on
+/// that reading drags the period down.
+fn periods<'a>(gaps: &'a [f64], sorted: &mut Vec<f64>) -> impl Iterator<Item = f64> + 'a {
+    let med = median_of(gaps, sorted);
+    [(med, true), (med / 2.0, true), (med, false)]
+        .into_iter()
+        .filter(|&(start, _)| start > 0.0)
+        .map(move |(start, refine)| {
+            if refine {
+                refine_period(gaps, start)
+            } else {
+                start
+            }
+        })
 }
 
 /// How many beats of period `p` a gap `g` spans (at least one).
@@ -292,6 +349,211 @@ fn ll_timer(gaps: &[f64], p: f64, span: f64) -> (f64, f64) {
     best
 }
 
+/// An upper bound of [`ll_timer`] at period `p`, within a few hundredths
+/// of a nat per gap spanning missed beats, and without a logarithm or an
+/// exponential per gap.
+///
+/// Each such gap's term in the fit is `ln(a + b)` with `a` its Gaussian
+/// density (times the missed-beat and stray factors) and `b` the rest;
+/// `ln a` is arithmetic (the density's own logarithm), `ln b` is one of a
+/// few constants per jitter and rate, and `ln(a + b)` is the larger of the
+/// two plus `ln(1 + e^-|ln a - ln b|)`, which [`softplus_bound`] bounds
+/// from a table. The gaps of one beat are counted as in the fit.
+///
+/// What does not depend on the jitter (each gap's beat count, its distance
+/// from one period and from its beats) is worked out once, in `buf`.
+fn ll_timer_bound(gaps: &[f64], p: f64, span: f64, buf: &mut Scratch) -> f64 {
+    const Q: usize = MISS_GRID.len();
+    let t = bound_tables();
+    let (one_dev, multi) = (&mut buf.one_dev, &mut buf.multi);
+    one_dev.clear();
+    multi.clear();
+    for &g in gaps {
+        let m = beats_in(g, p);
+        let dev = (g - p).abs();
+        if m == 1 {
+            one_dev.push(dev);
+        } else {
+            // z = w / half at jitter J (half = J·p), and ln of the density's
+            // normalisation is ln(half) + the rest.
+            let s = (m as f64 / 3.0).sqrt();
+            multi.push(Multi {
+                w: (g - m as f64 * p) / s,
+                dev,
+                ln_s: 0.5 * t.ln_third(m),
+                spans: (m - 1).min(1000) as f64,
+            });
+        }
+    }
+    let floor = STRAY / span;
+    let stray = floor.ln();
+    let ln_keep = (1.0 - STRAY).ln();
+    let mut best = f64::NEG_INFINITY;
+    for &j in &JITTER_GRID {
+        let half = j * p;
+        let uniform = 1.0 / (2.0 * half);
+        // ln of what a gap of one beat inside ±J adds at each rate: also
+        // the `b` of a gap of several beats that could be one late beat.
+        let mut one = [0f64; Q];
+        for (o, &q) in one.iter_mut().zip(&MISS_GRID) {
+            *o = ((1.0 - STRAY) * (1.0 - q) * uniform + floor).ln();
+        }
+        let inside = one_dev.iter().filter(|&&d| d <= half).count() as f64;
+        let outside = one_dev.len() as f64 - inside;
+        let ln_norm = half.ln() + 0.5 * (2.0 * std::f64::consts::PI).ln() - ln_keep;
+        let inv_half2 = 1.0 / (half * half);
+        let mut multi_ll = [0f64; Q];
+        // Gaps whose `a` is far above or far below `b = ln(floor)` at every
+        // rate (`a` rises with q up to 0.5): their terms are `a + tail` or
+        // `b + tail`, summed per rate at the end.
+        let (mut hi_n, mut hi_spans, mut hi_ln_d, mut lo_n) = (0.0, 0.0, 0.0, 0.0);
+        for g in multi.iter() {
+            let ln_d = -0.5 * g.w * g.w * inv_half2 - ln_norm - g.ln_s;
+            let single = g.dev <= half;
+            if !single {
+                let a_lo = t.ln_miss_lo.0 + g.spans * t.ln_miss_lo.1 + ln_d;
+                let a_hi = t.ln_miss_hi.0 + g.spans * t.ln_miss_hi.1 + ln_d;
+                if a_lo - stray >= SOFTPLUS_END {
+                    hi_n += 1.0;
+                    hi_spans += g.spans;
+                    hi_ln_d += ln_d;
+                    continue;
+                }
+                if stray - a_hi >= SOFTPLUS_END {
+                    lo_n += 1.0;
+                    continue;
+                }
+            }
+            for qi in 0..Q {
+                let b = if single { one[qi] } else { stray };
+                // q = 0: no missed beats, no Gaussian term.
+                let Some((l1, lq)) = t.ln_miss[qi] else {
+                    multi_ll[qi] += b;
+                    continue;
+                };
+                let a = l1 + g.spans * lq + ln_d;
+                multi_ll[qi] += a.max(b) + softplus_bound(&t.softplus, (a - b).abs());
+            }
+        }
+        for qi in 0..Q {
+            let far = match t.ln_miss[qi] {
+                // At q = 0 the fit's term is `b` itself.
+                None => (hi_n + lo_n) * stray,
+                Some((l1, lq)) => {
+                    hi_n * (l1 + SOFTPLUS_TAIL)
+                        + hi_spans * lq
+                        + hi_ln_d
+                        + lo_n * (stray + SOFTPLUS_TAIL)
+                }
+            };
+            let ll = inside * one[qi] + outside * stray + multi_ll[qi] + far;
+            best = best.max(ll);
+        }
+    }
+    best
+}
+
+/// A gap spanning missed beats, as [`ll_timer_bound`] needs it.
+#[derive(Clone, Copy)]
+struct Multi {
+    /// `(g − m·p) / sqrt(m/3)`.
+    w: f64,
+    /// `|g − p|`: whether the gap could be one late beat.
+    dev: f64,
+    /// `ln(sqrt(m/3))`.
+    ln_s: f64,
+    /// m − 1, as the fit caps it.
+    spans: f64,
+}
+
+/// Buffers reused from one series to the next, so fitting allocates
+/// nothing per series.
+#[derive(Default)]
+pub struct Scratch {
+    gaps: Vec<f64>,
+    sorted: Vec<f64>,
+    one_dev: Vec<f64>,
+    multi: Vec<Multi>,
+}
+
+/// Step of the [`softplus_bound`] table, and where it ends.
+const SOFTPLUS_STEP: f64 = 1.0 / 32.0;
+const SOFTPLUS_END: f64 = 24.0;
+
+/// At least `ln(1 + e^-x)` for `x ≥ 0`, and at most 0.016 more: the
+/// function falls, so its value at the start of `x`'s step of the table
+/// bounds it; past the table, `e^-x ≥ ln(1 + e^-x)` and `e^-END` is
+/// below [`SOFTPLUS_TAIL`].
+#[inline]
+fn softplus_bound(table: &[f64], x: f64) -> f64 {
+    let i = (x / SOFTPLUS_STEP) as usize;
+    table.get(i).copied().unwrap_or(SOFTPLUS_TAIL)
+}
+
+/// At least `e^-SOFTPLUS_END` (3.8e-11).
+const SOFTPLUS_TAIL: f64 = 4e-11;
+
+/// Constants of [`ll_timer_bound`], computed once.
+struct BoundTables {
+    /// `ln(1 + e^-x)` at the start of each step.
+    softplus: Vec<f64>,
+    /// `ln(m / 3)` for small m.
+    ln_third: Vec<f64>,
+    /// `(ln(1 − q), ln q)` per missed-beat rate; `None` for q = 0.
+    ln_miss: [Option<(f64, f64)>; MISS_GRID.len()],
+    /// The same for the smallest and the largest rate above 0, where
+    /// `ln((1 − q)·q^s)` is smallest and largest for every `s ≥ 1` (it
+    /// rises up to q = s/(s+1) ≥ 0.5).
+    ln_miss_lo: (f64, f64),
+    ln_miss_hi: (f64, f64),
+}
+
+impl BoundTables {
+    #[inline]
+    fn ln_third(&self, m: u64) -> f64 {
+        match self.ln_third.get(m as usize) {
+            Some(&l) => l,
+            None => (m as f64 / 3.0).ln(),
+        }
+    }
+}
+
+fn ln_pair(q: f64) -> (f64, f64) {
+    ((1.0 - q).ln(), q.ln())
+}
+
+fn bound_tables() -> &'static BoundTables {
+    // The fast paths of ll_timer_bound rely on the grid's rates above 0
+    // being at most 0.5 (see `ln_miss_hi`).
+    const _: () = assert!(MISS_GRID[MISS_GRID.len() - 1] <= 0.5);
+    static TABLES: std::sync::OnceLock<BoundTables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let steps = (SOFTPLUS_END / SOFTPLUS_STEP) as usize;
+        BoundTables {
+            softplus: (0..steps)
+                .map(|i| (-(i as f64) * SOFTPLUS_STEP).exp().ln_1p())
+                .collect(),
+            ln_third: (0..256).map(|m| (m as f64 / 3.0).ln()).collect(),
+            ln_miss: MISS_GRID.map(|q| (q > 0.0).then(|| ((1.0 - q).ln(), q.ln()))),
+            ln_miss_lo: ln_pair(
+                MISS_GRID
+                    .iter()
+                    .copied()
+                    .filter(|&q| q > 0.0)
+                    .fold(1.0, f64::min),
+            ),
+            ln_miss_hi: ln_pair(MISS_GRID.iter().copied().fold(0.0, f64::max)),
+        }
+    })
+}
+
+/// Log-likelihood of `k` gaps of mean `mean` as a Poisson process seen
+/// through the dead time `dead` (the first of [`ll_random`]'s models).
+fn ll_poisson(k: f64, mean: f64, dead: f64) -> f64 {
+    let dead = dead.clamp(0.0, 0.5 * mean);
+    -k * ((mean - dead).ln() + 1.0)
+}
+
 /// Log-likelihood of `gaps` as random arrivals: the better of a Poisson
 /// process (exponential gaps) and a two-rate one (a mixture of two
 /// exponentials, fitted by a few EM steps), which is how bursty traffic
@@ -303,10 +565,10 @@ fn ll_timer(gaps: &[f64], p: f64, span: f64) -> (f64, f64) {
 /// exponential (or a mixture). Without that, dense random traffic, whose
 /// short gaps coalescing has removed, looks like a timer of a few seconds.
 fn ll_random(gaps: &[f64], mean: f64, dead: f64) -> f64 {
+    let k = gaps.len() as f64;
+    let poisson = ll_poisson(k, mean, dead);
     let dead = dead.clamp(0.0, 0.5 * mean);
     let mean = mean - dead;
-    let k = gaps.len() as f64;
-    let poisson = -k * (mean.ln() + 1.0);
     // Start from the means of the gaps below and above the mean.
     let (mut lo, mut nlo, mut hi, mut nhi) = (0.0, 0.0, 0.0, 0.0);
     for g in gaps.iter().map(|&g| (g - dead).max(0.0)) {
@@ -365,10 +627,11 @@ fn ll_random(gaps: &[f64], mean: f64, dead: f64) -> f64 {
 /// the evaluation; each is one pass over the gaps.
 const EM_STEPS: usize = 12;
 
-fn median_of(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    median_sorted(&v)
+fn median_of(xs: &[f64], buf: &mut Vec<f64>) -> f64 {
+    buf.clear();
+    buf.extend_from_slice(xs);
+    buf.sort_by(f64::total_cmp);
+    median_sorted(buf)
 }
 
 fn median_sorted(v: &[f64]) -> f64 {
@@ -574,7 +837,7 @@ pub fn detect(
     let fit_all = |keys: Vec<Series>| -> Vec<Beacon> {
         keys.into_par_iter()
             .map_init(
-                || (Vec::new(), Vec::new()),
+                || (Vec::new(), Scratch::default()),
                 |(times, scratch), (dsts, src, dport, across, idx)| {
                     test_series(
                         attempts,
@@ -696,7 +959,7 @@ fn test_series(
     cfg: &BeaconConfig,
     tested: &AtomicU64,
     times: &mut Vec<f64>,
-    scratch: &mut Vec<f64>,
+    scratch: &mut Scratch,
     (src, dsts, dport, across): (IpAddr, Vec<IpAddr>, u16, bool),
 ) -> Option<Beacon> {
     if idx.len() < cfg.min_beats {
@@ -718,14 +981,11 @@ fn test_series(
         return None;
     }
     tested.fetch_add(1, Ordering::Relaxed);
-    let fit = fit(
+    let fit = fit_beacon(
         times,
         cfg.coalesce.0 as f64 / Ts::NANOS_PER_SEC as f64,
         scratch,
     )?;
-    if !fit.is_beacon() {
-        return None;
-    }
     let mut bins = [0u32; 13];
     for w in times.windows(2) {
         let r = (w[1] - w[0]) / fit.period_s;
@@ -795,7 +1055,7 @@ mod tests {
     #[test]
     fn ten_beats_sixty_seconds_apart() {
         let t: Vec<f64> = (0..10).map(|i| f64::from(i) * 60.0).collect();
-        let f = fit(&t, 1.0, &mut Vec::new()).unwrap();
+        let f = fit(&t, 1.0, &mut Scratch::default()).unwrap();
         assert!(f.is_beacon(), "{f:?}");
         assert!((f.period_s - 60.0).abs() < 0.01);
         assert_eq!(f.missed, 0.0);
@@ -812,7 +1072,7 @@ mod tests {
             .filter(|i| ![3, 7, 8, 12].contains(i))
             .map(|i| f64::from(i) * 60.0 + jit[i as usize % jit.len()])
             .collect();
-        let f = fit(&t, 1.0, &mut Vec::new()).unwrap();
+        let f = fit(&t, 1.0, &mut Scratch::default()).unwrap();
         assert!(f.is_beacon(), "{f:?}");
         assert!((f.period_s - 60.0).abs() < 1.0, "{f:?}");
         assert!((f.missed - 4.0 / 15.0).abs() < 0.01, "{f:?}");
@@ -824,7 +1084,7 @@ mod tests {
         let gaps = [
             3.0, 170.0, 12.0, 45.0, 2.5, 300.0, 80.0, 7.0, 29.0, 150.0, 5.0,
         ];
-        let f = fit(&times_from_gaps(&gaps), 1.0, &mut Vec::new()).unwrap();
+        let f = fit(&times_from_gaps(&gaps), 1.0, &mut Scratch::default()).unwrap();
         assert!(!f.is_beacon(), "{f:?}");
         assert!(f.score < 0.5);
     }
@@ -841,10 +1101,89 @@ mod tests {
 
     #[test]
     fn degenerate_series_do_not_panic() {
-        let mut s = Vec::new();
+        let mut s = Scratch::default();
         assert!(fit(&[], 1.0, &mut s).is_none());
         assert!(fit(&[5.0, 5.0, 5.0, 5.0], 1.0, &mut s).is_none());
         let _ = fit(&[0.0, 1e-9, 1e12, 1e12 + 1.0], 1.0, &mut s);
         assert!(rita_score(&[1.0, 1.0, 1.0]).is_finite());
+    }
+
+    /// Series of every shape the fit meets: Poisson and bursty arrivals,
+    /// timers with jitter up to ±80 % (where a gap of several beats can be
+    /// one late beat), missed beats, one-sided jitter, and gaps of hundreds
+    /// and thousands of beats.
+    fn shapes(n: usize) -> Vec<Vec<f64>> {
+        let mut r = crate::synth::SplitMix64(0x5eed_b0a7);
+        let mut out = Vec::new();
+        for i in 0..n {
+            let k = 3 + (r.next_u64() % 120) as usize;
+            let p = 2.0 + 600.0 * r.unit();
+            let jitter = [0.0, 0.02, 0.1, 0.3, 0.5, 0.7, 0.8][i % 7];
+            let miss = [0.0, 0.05, 0.2, 0.5][(i / 7) % 4];
+            let mut gaps = Vec::with_capacity(k);
+            for _ in 0..k {
+                let g = match i % 5 {
+                    0 => r.exp(p),
+                    1 if r.unit() < 0.8 => 1.0 + r.exp(2.0),
+                    1 => r.exp(20.0 * p),
+                    4 if r.unit() < 0.05 => p * (200.0 + 2000.0 * r.unit()),
+                    _ => {
+                        let mut m = 1.0;
+                        while r.unit() < miss {
+                            m += 1.0;
+                        }
+                        m * p * (1.0 + jitter * (2.0 * r.unit() - 1.0))
+                    }
+                };
+                gaps.push(g.max(1.0));
+            }
+            out.push(times_from_gaps(&gaps));
+        }
+        out
+    }
+
+    #[test]
+    fn the_timer_bound_bounds_the_fit_and_is_tight() {
+        let mut buf = Scratch::default();
+        let mut sorted = Vec::new();
+        let mut checked = 0;
+        for t in shapes(3000) {
+            if gaps_into(&t, &mut buf.gaps).is_none() {
+                continue;
+            }
+            let gaps = buf.gaps.clone();
+            let span: f64 = gaps.iter().sum();
+            for p in periods(&gaps, &mut sorted).collect::<Vec<_>>() {
+                let (exact, _) = ll_timer(&gaps, p, span);
+                let bound = ll_timer_bound(&gaps, p, span, &mut buf);
+                let multi = buf.multi.len() as f64;
+                assert!(
+                    bound >= exact - 1e-9 * exact.abs(),
+                    "{bound} < {exact}: {gaps:?} p={p}"
+                );
+                // A table step of 1/32 loses at most 1/64 per gap of several beats.
+                assert!(
+                    bound - exact <= multi / 64.0 + 1e-6 * exact.abs(),
+                    "bound {bound} is {} above {exact} over {multi} gaps",
+                    bound - exact
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 8000, "{checked}");
+    }
+
+    #[test]
+    fn fit_beacon_decides_as_the_fit_does() {
+        let (mut a, mut b) = (Scratch::default(), Scratch::default());
+        let (mut beacons, mut settled) = (0, 0);
+        for t in shapes(3000) {
+            let full = fit(&t, 1.0, &mut a).filter(Fit::is_beacon);
+            assert_eq!(fit_beacon(&t, 1.0, &mut b), full, "{t:?}");
+            beacons += usize::from(full.is_some());
+            settled += usize::from(!may_be_beacon(&t, 1.0, &mut b));
+        }
+        // Both outcomes are exercised, and the bound settles most series.
+        assert!(beacons > 300 && settled > 1000, "{beacons} {settled}");
     }
 }
