@@ -65,6 +65,15 @@ fn every_logstash_datagram_decodes_and_invalid_ones_say_why() {
             // The header claims more records than a datagram holds.
             assert_eq!(r["skipped"]["bad_record_length"], 1, "{name}");
             assert_eq!(r["flows"]["messages"], 0, "{name}");
+        } else if name.contains("netflow9_test_invalid01") {
+            // Named invalid after an old logstash parser's failure on it, but
+            // well formed: two templates, an options template and its data,
+            // and one IPv6 and one IPv4 record, with the header's count being
+            // the two flow records (as softflowd counts). logstash's codec
+            // spec also decodes it without error.
+            assert_eq!(r["flows"]["records"], 2, "{name}");
+            assert_eq!(r["flows"]["count_mismatch"], 0, "{name}");
+            assert_eq!(r["skipped"], serde_json::json!({}), "{name}");
         } else {
             assert!(r["flows"]["messages"].as_u64().unwrap() >= 1, "{name}");
         }

@@ -243,12 +243,15 @@ impl Template {
             return err(set.at, "template with records of zero bytes");
         }
         if let Some(reads) = &self.reads {
+            // Filled where it lies in `out`: a record is a few hundred
+            // bytes, and building it aside meant copying each one.
+            out.reserve(d.len() / self.min_len);
             for rec in d.chunks_exact(self.min_len) {
-                let mut r = R::default();
+                out.push(R::default());
+                let r = out.last_mut().expect("just pushed");
                 for &(off, len, f) in reads.iter() {
-                    take(&mut r, f, &rec[off..off + usize::from(len)]);
+                    take(r, f, &rec[off..off + usize::from(len)]);
                 }
-                out.push(r);
             }
             return Ok(());
         }
