@@ -481,27 +481,30 @@ pub struct Scratch {
     multi: Vec<Multi>,
 }
 
-/// Step of the [`softplus_bound`] table, and where it ends.
+/// Step of the [`softplus_bound`] table, where it ends, and its length.
 const SOFTPLUS_STEP: f64 = 1.0 / 32.0;
-const SOFTPLUS_END: f64 = 24.0;
+const SOFTPLUS_END: f64 = 12.0;
+const SOFTPLUS_STEPS: usize = 384;
+const _: () = assert!(SOFTPLUS_STEPS as f64 * SOFTPLUS_STEP == SOFTPLUS_END);
 
 /// At least `ln(1 + e^-x)` for `x ≥ 0`, and at most 0.016 more: the
 /// function falls, so its value at the start of `x`'s step of the table
-/// bounds it; past the table, `e^-x ≥ ln(1 + e^-x)` and `e^-END` is
-/// below [`SOFTPLUS_TAIL`].
+/// bounds it; past the table (the table's last entry), `e^-x ≥ ln(1 +
+/// e^-x)` and `e^-END` is below [`SOFTPLUS_TAIL`].
 #[inline]
-fn softplus_bound(table: &[f64], x: f64) -> f64 {
-    let i = (x / SOFTPLUS_STEP) as usize;
-    table.get(i).copied().unwrap_or(SOFTPLUS_TAIL)
+fn softplus_bound(table: &[f64; SOFTPLUS_STEPS + 1], x: f64) -> f64 {
+    // `as` saturates: NaN gives 0, the largest bound.
+    table[((x * (1.0 / SOFTPLUS_STEP)) as usize).min(SOFTPLUS_STEPS)]
 }
 
-/// At least `e^-SOFTPLUS_END` (3.8e-11).
-const SOFTPLUS_TAIL: f64 = 4e-11;
+/// At least `e^-SOFTPLUS_END` (6.14e-6), added for each gap whose terms
+/// are summed without the table: a few millionths of a nat.
+const SOFTPLUS_TAIL: f64 = 6.2e-6;
 
 /// Constants of [`ll_timer_bound`], computed once.
 struct BoundTables {
-    /// `ln(1 + e^-x)` at the start of each step.
-    softplus: Vec<f64>,
+    /// `ln(1 + e^-x)` at the start of each step, then the tail.
+    softplus: [f64; SOFTPLUS_STEPS + 1],
     /// `ln(m / 3)` for small m.
     ln_third: Vec<f64>,
     /// `ln J` per jitter value, `ln(1 − q)` per missed-beat rate.
@@ -535,25 +538,23 @@ fn bound_tables() -> &'static BoundTables {
     // being at most 0.5 (see `ln_miss_hi`).
     const _: () = assert!(MISS_GRID[MISS_GRID.len() - 1] <= 0.5);
     static TABLES: std::sync::OnceLock<BoundTables> = std::sync::OnceLock::new();
-    TABLES.get_or_init(|| {
-        let steps = (SOFTPLUS_END / SOFTPLUS_STEP) as usize;
-        BoundTables {
-            softplus: (0..steps)
-                .map(|i| (-(i as f64) * SOFTPLUS_STEP).exp().ln_1p())
-                .collect(),
-            ln_third: (0..256).map(|m| (m as f64 / 3.0).ln()).collect(),
-            ln_jitter: JITTER_GRID.map(f64::ln),
-            ln_keep_rate: MISS_GRID.map(|q| (1.0 - q).ln()),
-            ln_miss: MISS_GRID.map(|q| (q > 0.0).then(|| ((1.0 - q).ln(), q.ln()))),
-            ln_miss_lo: ln_pair(
-                MISS_GRID
-                    .iter()
-                    .copied()
-                    .filter(|&q| q > 0.0)
-                    .fold(1.0, f64::min),
-            ),
-            ln_miss_hi: ln_pair(MISS_GRID.iter().copied().fold(0.0, f64::max)),
-        }
+    TABLES.get_or_init(|| BoundTables {
+        softplus: std::array::from_fn(|i| match i {
+            SOFTPLUS_STEPS => SOFTPLUS_TAIL,
+            i => (-(i as f64) * SOFTPLUS_STEP).exp().ln_1p(),
+        }),
+        ln_third: (0..256).map(|m| (m as f64 / 3.0).ln()).collect(),
+        ln_jitter: JITTER_GRID.map(f64::ln),
+        ln_keep_rate: MISS_GRID.map(|q| (1.0 - q).ln()),
+        ln_miss: MISS_GRID.map(|q| (q > 0.0).then(|| ((1.0 - q).ln(), q.ln()))),
+        ln_miss_lo: ln_pair(
+            MISS_GRID
+                .iter()
+                .copied()
+                .filter(|&q| q > 0.0)
+                .fold(1.0, f64::min),
+        ),
+        ln_miss_hi: ln_pair(MISS_GRID.iter().copied().fold(0.0, f64::max)),
     })
 }
 
