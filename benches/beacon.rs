@@ -101,6 +101,11 @@ fn fits(c: &mut Criterion) {
         g.bench_function(format!("fit_{beats}_beats"), |b| {
             b.iter(|| black_box(beacon::fit(black_box(&s), 1.0, &mut scratch)))
         });
+        // What `detect` runs: the bound, and the fit only where it is needed
+        // (random series like this one are settled by the bound).
+        g.bench_function(format!("fit_beacon_{beats}_beats"), |b| {
+            b.iter(|| black_box(beacon::fit_beacon(black_box(&s), 1.0, &mut scratch)))
+        });
     }
     g.finish();
 }

@@ -208,22 +208,45 @@ fn attempt_key(a: &Attempt) -> (Ts, Origin, FiveTuple) {
     (a.ts, a.origin, a.tuple)
 }
 
-/// Sorts attempts by [`attempt_key`] moving each attempt once (an attempt
-/// is a few hundred bytes; a comparison sort would move it log n times).
-pub fn sort_attempts(v: &mut Vec<Attempt>) {
+/// Sorts attempts by [`attempt_key`] in place: a sort of compact keys, then
+/// the attempts moved along the permutation's cycles. An attempt is about a
+/// hundred bytes and a run can hold millions: a comparison sort would move
+/// each log n times, and sorting into a second vector would double the
+/// largest allocation of the run at its peak.
+pub fn sort_attempts(v: &mut [Attempt]) {
     if v.windows(2)
         .all(|w| attempt_key(&w[0]) <= attempt_key(&w[1]))
     {
         return;
     }
-    let mut keys: Vec<((Ts, Origin, FiveTuple), usize)> = v
+    // (time, origin, index): time and origin settle nearly every
+    // comparison, and the tuple is read from the attempt only when both
+    // tie. The index last: the order of sorting whole keys.
+    let mut keys: Vec<(Ts, u32, u64, usize)> = v
         .iter()
         .enumerate()
-        .map(|(i, a)| (attempt_key(a), i))
+        .map(|(i, a)| (a.ts, a.origin.input, a.origin.frame, i))
         .collect();
-    keys.sort_unstable();
-    let mut slots: Vec<Option<Attempt>> = std::mem::take(v).into_iter().map(Some).collect();
-    v.extend(keys.iter().filter_map(|&(_, i)| slots[i].take()));
+    keys.sort_unstable_by(|x, y| {
+        (x.0, x.1, x.2)
+            .cmp(&(y.0, y.1, y.2))
+            .then_with(|| v[x.3].tuple.cmp(&v[y.3].tuple))
+            .then(x.3.cmp(&y.3))
+    });
+    // from[k]: the attempt that belongs at k. Each cycle is walked once,
+    // carrying its first attempt along by swaps; a done place points at
+    // itself.
+    let mut from: Vec<usize> = keys.into_iter().map(|k| k.3).collect();
+    for start in 0..from.len() {
+        let mut k = start;
+        while from[k] != start {
+            let src = from[k];
+            v.swap(k, src);
+            from[k] = k;
+            k = src;
+        }
+        from[k] = k;
+    }
 }
 
 /// Merges two lists of attempts, each already in [`attempt_key`] order.
@@ -247,4 +270,43 @@ pub fn merge_attempts(a: Vec<Attempt>, b: Vec<Attempt>) -> Vec<Attempt> {
         out.extend(if take_a { a.next() } else { b.next() });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn sort_attempts_is_a_stable_sort_by_time_origin_and_tuple() {
+        let mut r = crate::synth::SplitMix64(11);
+        let mut v: Vec<Attempt> = (0..5000u32)
+            .map(|i| {
+                // Few distinct times, origins and tuples: ties on every key.
+                let pick = |r: &mut crate::synth::SplitMix64, n: u64| r.next_u64() % n;
+                let tuple = FiveTuple::tcp(
+                    IpAddr::V4(Ipv4Addr::new(10, 0, 0, pick(&mut r, 3) as u8)),
+                    40000,
+                    IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                    [443, 4444][pick(&mut r, 2) as usize],
+                );
+                let origin = Origin {
+                    input: pick(&mut r, 2) as u32,
+                    frame: pick(&mut r, 4),
+                };
+                Attempt {
+                    // Where it was: tells a stable sort from another.
+                    retransmits: i,
+                    ..Attempt::new(Ts(pick(&mut r, 20) as i64), tuple, origin)
+                }
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_by_key(attempt_key);
+        sort_attempts(&mut v);
+        assert_eq!(v, want);
+        // Already sorted: left as it is.
+        sort_attempts(&mut v);
+        assert_eq!(v, want);
+    }
 }
