@@ -169,7 +169,10 @@ pub fn fit(beats: &[f64], dead_s: f64, scratch: &mut Scratch) -> Option<Fit> {
             beats_in(g, fitted)
         }
     };
-    let expected: u64 = gaps.iter().map(|&g| beats_of(g)).sum();
+    // Saturating: a gap of more than 2^64 periods must not wrap the count.
+    let expected: u64 = gaps
+        .iter()
+        .fold(0u64, |n, &g| n.saturating_add(beats_of(g)));
     let period = span / expected as f64;
     // The gaps are not needed past here: each becomes its deviation in
     // place (no allocation per series), and the 95th percentile is selected.
@@ -283,7 +286,7 @@ fn refine_period(gaps: &[f64], mut p: f64) -> f64 {
         let (mut sum, mut beats) = (0.0, 0u64);
         for &g in gaps {
             sum += g;
-            beats += beats_in(g, p);
+            beats = beats.saturating_add(beats_in(g, p));
         }
         let next = sum / beats as f64;
         if (next - p).abs() <= 1e-9 * p {
@@ -374,11 +377,12 @@ fn ll_timer_bound(gaps: &[f64], p: f64, span: f64, buf: &mut Scratch) -> f64 {
         if m == 1 {
             one_dev.push(dev);
         } else {
-            // z = w / half at jitter J (half = J·p), and ln of the density's
-            // normalisation is ln(half) + the rest.
+            // z = w / J at jitter J (half = J·p): w is in periods, so its
+            // square cannot overflow whatever the scale of the times; ln of
+            // the density's normalisation is ln(half) + the rest.
             let s = (m as f64 / 3.0).sqrt();
             multi.push(Multi {
-                w: (g - m as f64 * p) / s,
+                w: (g / p - m as f64) / s,
                 dev,
                 ln_s: 0.5 * t.ln_third(m),
                 spans: (m - 1).min(1000) as f64,
@@ -392,7 +396,6 @@ fn ll_timer_bound(gaps: &[f64], p: f64, span: f64, buf: &mut Scratch) -> f64 {
     let mut best = f64::NEG_INFINITY;
     for (ji, &j) in JITTER_GRID.iter().enumerate() {
         let half = j * p;
-        let uniform = 1.0 / (2.0 * half);
         let ln_half = t.ln_jitter[ji] + ln_p;
         // At least ln of what a gap of one beat inside ±J adds at each
         // rate, ln(c·u + floor) ≤ ln(c·u) + floor / (c·u), with no
@@ -400,20 +403,21 @@ fn ll_timer_bound(gaps: &[f64], p: f64, span: f64, buf: &mut Scratch) -> f64 {
         // could be one late beat (a larger `b` only raises the bound).
         let mut one = [0f64; Q];
         for (qi, o) in one.iter_mut().enumerate() {
-            let c = (1.0 - STRAY) * (1.0 - MISS_GRID[qi]) * uniform;
-            *o = ln_keep + t.ln_keep_rate[qi] - std::f64::consts::LN_2 - ln_half + floor / c;
+            // floor / (c·u), as a ratio of the period to the span.
+            let floor_over = STRAY / ((1.0 - STRAY) * (1.0 - MISS_GRID[qi])) * 2.0 * j * (p / span);
+            *o = ln_keep + t.ln_keep_rate[qi] - std::f64::consts::LN_2 - ln_half + floor_over;
         }
         let inside = one_dev.iter().filter(|&&d| d <= half).count() as f64;
         let outside = one_dev.len() as f64 - inside;
         let ln_norm = ln_half + 0.5 * (2.0 * std::f64::consts::PI).ln() - ln_keep;
-        let inv_half2 = 1.0 / (half * half);
+        let inv_j2 = 1.0 / (j * j);
         let mut multi_ll = [0f64; Q];
         // Gaps whose `a` is far above or far below `b = ln(floor)` at every
         // rate (`a` rises with q up to 0.5): their terms are `a + tail` or
         // `b + tail`, summed per rate at the end.
         let (mut hi_n, mut hi_spans, mut hi_ln_d, mut lo_n) = (0.0, 0.0, 0.0, 0.0);
         for g in multi.iter() {
-            let ln_d = -0.5 * g.w * g.w * inv_half2 - ln_norm - g.ln_s;
+            let ln_d = -0.5 * g.w * g.w * inv_j2 - ln_norm - g.ln_s;
             let single = g.dev <= half;
             if !single {
                 let a_lo = t.ln_miss_lo.0 + g.spans * t.ln_miss_lo.1 + ln_d;
@@ -461,7 +465,8 @@ fn ll_timer_bound(gaps: &[f64], p: f64, span: f64, buf: &mut Scratch) -> f64 {
 /// A gap spanning missed beats, as [`ll_timer_bound`] needs it.
 #[derive(Clone, Copy)]
 struct Multi {
-    /// `(g − m·p) / sqrt(m/3)`.
+    /// `(g / p − m) / sqrt(m/3)`: the distance from the gap's beats, in
+    /// periods.
     w: f64,
     /// `|g − p|`: whether the gap could be one late beat.
     dev: f64,
@@ -1197,5 +1202,20 @@ mod tests {
         }
         // Both outcomes are exercised, and the bound settles most series.
         assert!(beacons > 300 && settled > 1000, "{beacons} {settled}");
+        // Far outside what timestamps give, the two still agree: the same
+        // shapes at 1e155 times the scale (squares of seconds overflow
+        // there), and gaps of more than 2^64 periods (beat counts saturate).
+        let mut scaled = 0;
+        for t in shapes(600) {
+            let t: Vec<f64> = t.iter().map(|x| x * 1e155).collect();
+            let full = fit(&t, 1.0, &mut a).filter(Fit::is_beacon);
+            assert_eq!(fit_beacon(&t, 1.0, &mut b), full, "{t:?}");
+            scaled += usize::from(full.is_some());
+        }
+        assert!(scaled > 50, "{scaled}");
+        let mut t: Vec<f64> = (0..11).map(|i| f64::from(i) * 1e-200).collect();
+        t.push(t[10] + 20.0);
+        let full = fit(&t, 1.0, &mut a).filter(Fit::is_beacon);
+        assert_eq!(fit_beacon(&t, 1.0, &mut b), full);
     }
 }
