@@ -616,9 +616,14 @@ impl FlowReader {
         };
         let export = Ts::from_parts(i64::from(h.unix_secs), h.unix_nsecs.min(999_999_999));
         let sampling = u32::from(h.sampling_interval);
+        let mut records = 0;
         for r in recs {
-            self.stats().records += 1;
+            records += 1;
             if r.proto != 6 {
+                continue;
+            }
+            if r.flags & TCP_SYN == 0 {
+                self.stats().continuation_records += 1;
                 continue;
             }
             let start = uptime_to_utc(export, h.sys_up_time_ms, r.first_ms);
@@ -647,6 +652,7 @@ impl FlowReader {
                 origin: ctx.origin,
             });
         }
+        self.stats().records += records;
         if let Some(e) = cut {
             self.bad(ctx, e);
         }
@@ -664,6 +670,12 @@ impl FlowReader {
             self.stats().tcp_records_without_flags += 1;
             return;
         };
+        // A one-way record without SYN continues a long flow: counted, not
+        // built (a biflow's other half may have the SYN, below).
+        if flags & TCP_SYN == 0 && r.rev_packets.is_none() && r.rev_flags.is_none() {
+            self.stats().continuation_records += 1;
+            return;
+        }
         let (start, end) = r.times(ctx, sys_init);
         let sampling = r.sampling.or(sampling);
         let mut flow = TcpFlow {
