@@ -223,10 +223,13 @@ pub fn may_be_beacon(beats: &[f64], dead_s: f64, scratch: &mut Scratch) -> bool 
     if span / k < MIN_PERIOD_S {
         return false;
     }
-    let mut gaps = std::mem::take(&mut scratch.gaps);
-    let mut sorted = std::mem::take(&mut scratch.sorted);
-    let timer = periods(&gaps, &mut sorted)
-        .map(|p| ll_timer_bound(&gaps, p, span, scratch))
+    let Scratch {
+        gaps,
+        sorted,
+        bound,
+    } = scratch;
+    let timer = periods(gaps, sorted)
+        .map(|p| ll_timer_bound(gaps, p, span, bound))
         .fold(f64::NEG_INFINITY, f64::max);
     // The bounds are sums in another order than the fit's: a margin far
     // above their rounding keeps the test one-sided.
@@ -236,11 +239,7 @@ pub fn may_be_beacon(beats: &[f64], dead_s: f64, scratch: &mut Scratch) -> bool 
     };
     // The Poisson likelihood first (closed form), the two-rate fit only
     // when that does not settle it.
-    let may =
-        reaches(ll_poisson(k, span / k, dead_s)) && reaches(ll_random(&gaps, span / k, dead_s));
-    std::mem::swap(&mut scratch.gaps, &mut gaps);
-    std::mem::swap(&mut scratch.sorted, &mut sorted);
-    may
+    reaches(ll_poisson(k, span / k, dead_s)) && reaches(ll_random(gaps, span / k, dead_s))
 }
 
 /// The gaps between `beats` into `scratch`, and their sum; `None` for fewer
@@ -365,10 +364,10 @@ fn ll_timer(gaps: &[f64], p: f64, span: f64) -> (f64, f64) {
 ///
 /// What does not depend on the jitter (each gap's beat count, its distance
 /// from one period and from its beats) is worked out once, in `buf`.
-fn ll_timer_bound(gaps: &[f64], p: f64, span: f64, buf: &mut Scratch) -> f64 {
+fn ll_timer_bound(gaps: &[f64], p: f64, span: f64, buf: &mut BoundBufs) -> f64 {
     const Q: usize = MISS_GRID.len();
     let t = bound_tables();
-    let (one_dev, multi) = (&mut buf.one_dev, &mut buf.multi);
+    let BoundBufs { one_dev, multi } = buf;
     one_dev.clear();
     multi.clear();
     for &g in gaps {
@@ -482,6 +481,13 @@ struct Multi {
 pub struct Scratch {
     gaps: Vec<f64>,
     sorted: Vec<f64>,
+    bound: BoundBufs,
+}
+
+/// What [`ll_timer_bound`] works out per period candidate: the distance
+/// from one period of each gap of one beat, and the gaps spanning several.
+#[derive(Default)]
+struct BoundBufs {
     one_dev: Vec<f64>,
     multi: Vec<Multi>,
 }
@@ -1171,8 +1177,8 @@ mod tests {
             let span: f64 = gaps.iter().sum();
             for p in periods(&gaps, &mut sorted).collect::<Vec<_>>() {
                 let (exact, _) = ll_timer(&gaps, p, span);
-                let bound = ll_timer_bound(&gaps, p, span, &mut buf);
-                let multi = buf.multi.len() as f64;
+                let bound = ll_timer_bound(&gaps, p, span, &mut buf.bound);
+                let multi = buf.bound.multi.len() as f64;
                 assert!(
                     bound >= exact - 1e-9 * exact.abs(),
                     "{bound} < {exact}: {gaps:?} p={p}"
