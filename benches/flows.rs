@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use portent::cli::policy::Policy;
-use portent::run::{self, RunOptions};
+use portent::pipeline::{self as run, RunOptions};
+use portent::policy::Policy;
 use portent::source::capture::read_capture;
 use portent::source::flow::{FlowReader, COLLECTOR_PORTS};
 use portent::source::Input;

@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-use portent::cli::policy::Policy;
-use portent::run::{self, InputReport, RunOptions};
+use portent::findings::InputReport;
+use portent::pipeline::{self as run, RunOptions};
+use portent::policy::Policy;
 use portent::source::capture::{read_capture, read_capture_chunked};
 use portent::source::Input;
 

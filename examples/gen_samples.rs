@@ -28,8 +28,8 @@ use std::process::ExitCode;
 use etherparse::{IpHeaders, Ipv4Header, Ipv6Header, PacketBuilder, TcpHeader, TcpOptionElement};
 use flate2::{Compression, GzBuilder};
 use portent::decode::{linktype, TCP_ACK, TCP_RST, TCP_SYN};
-use portent::event::Ts;
 use portent::synth::{self, CaptureFormat, CaptureWriter};
+use portent::time::Ts;
 
 /// 2026-03-02T09:00:00Z, the start of every sample.
 pub const T0: i64 = 1_772_442_000;

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::policy::DEFAULT_POLICY;
-use crate::cli::{Cli, CollectSettings, Command, Settings};
+use crate::cli::{self, Cli, Command, Settings};
 use crate::collect;
+use crate::findings::{Analysis, InputReport};
+use crate::pipeline;
+use crate::policy::DEFAULT_POLICY;
 use crate::report::{self, table, ReportKind};
-use crate::run::{self, Analysis};
 use crate::source;
 
 /// How a run ended, for the exit code.
@@ -54,7 +55,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             ReportKind::Attempts,
         ),
         Command::Collect(c) => {
-            let settings = CollectSettings::from_args(c).map_err(anyhow::Error::msg)?;
+            let settings = cli::collect_settings(c).map_err(anyhow::Error::msg)?;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, Arc::clone(&stop))
@@ -102,10 +103,10 @@ pub fn analyze(settings: &Settings) -> Result<Analysis> {
         ProgressBar::hidden()
     };
     let progress = |n: u64| bar.inc(n);
-    let (mut reports, signals) = run::read_inputs(&inputs, &settings.flow_ports, &progress);
+    let (mut reports, signals) = pipeline::read_inputs(&inputs, &settings.flow_ports, &progress);
     bar.finish_and_clear();
     for (name, e) in expand_errors {
-        reports.push(run::InputReport::unreadable(name, e.to_string()));
+        reports.push(InputReport::unreadable(name, e.to_string()));
     }
     // Scoped: analysis runs on rayon's threads, and a lock held across it
     // would block any of them that writes to stderr.
@@ -136,7 +137,7 @@ pub fn analyze(settings: &Settings) -> Result<Analysis> {
             }
         }
     }
-    Ok(run::analyze(
+    Ok(pipeline::analyze(
         reports,
         signals,
         &settings.policy,
@@ -173,10 +174,7 @@ pub fn emit(settings: &Settings, kind: ReportKind, a: &Analysis) -> Result<Outco
     if a.summary.inputs_unreadable > 0 {
         return Ok(Outcome::InputError);
     }
-    // An RDP port moved is a finding of its own (Medium, DETECTION.md §8).
-    let rdp = (!a.rdp.is_empty()).then_some(crate::analysis::ports::Severity::Medium);
-    let worst = a.findings.iter().map(|f| f.severity()).chain(rdp).max();
-    Ok(match (settings.fail_on, worst) {
+    Ok(match (settings.fail_on, a.worst_severity()) {
         (Some(bar), Some(w)) if kind == ReportKind::Findings && w >= bar => Outcome::Findings,
         _ => Outcome::Clean,
     })

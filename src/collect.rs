@@ -5,7 +5,7 @@
 //! same pipeline the files go through: datagrams go to the same
 //! [`FlowReader`] (templates per exporter and observation domain, pending
 //! data, pairing), attempts go into a rolling window, and every interval the
-//! window is scored, grouped and beacon-tested by [`run::analyze_attempts`].
+//! window is scored, grouped and beacon-tested by [`pipeline::analyze_attempts`].
 //! What is new or has changed since the last interval is written as JSONL.
 //!
 //! It runs for days against any number of exporters, so everything it keeps
@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -32,10 +33,12 @@ use hashbrown::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::analysis::group::{Finding, GroupKey};
-use crate::cli::CollectSettings;
 use crate::event::{merge_attempts, Attempt};
+use crate::findings::{Analysis, InputReport};
+use crate::pipeline;
+use crate::pipeline::RunOptions;
+use crate::policy::Policy;
 use crate::report::{jsonl, table};
-use crate::run::{self, Analysis, InputReport};
 use crate::source::flow::FlowReader;
 
 /// The largest UDP payload; export datagrams are usually under 1,500 bytes.
@@ -63,6 +66,19 @@ const POLL: Duration = Duration::from_millis(100);
 /// How long the decoder sleeps when the receiver queued nothing.
 const IDLE: Duration = Duration::from_millis(10);
 
+/// Checked settings for `portent collect`.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: std::net::SocketAddr,
+    /// `None` is stdout.
+    pub output: Option<PathBuf>,
+    pub policy: Policy,
+    pub run: RunOptions,
+    pub window: std::time::Duration,
+    pub interval: std::time::Duration,
+    pub quiet: bool,
+}
+
 /// What the collector did over its whole run (the window's own totals are
 /// in the summary's usual fields).
 #[derive(Clone, Debug, Default, Serialize)]
@@ -82,6 +98,14 @@ pub struct CollectorStats {
     pub receive_errors: u64,
     /// Datagrams dropped because [`MAX_QUEUED_BYTES`] were waiting.
     pub queue_dropped: u64,
+}
+
+/// The collector's own part of its `summary` record.
+#[derive(Serialize)]
+struct CollectorSummary<'a> {
+    /// The whole run's totals (the summary's other fields are the last
+    /// window's).
+    collector: &'a CollectorStats,
 }
 
 /// A beacon series: source, port, across destinations, the destination.
@@ -123,7 +147,7 @@ fn unwritten(written: &Finding, latest: &Finding) -> bool {
 }
 
 /// Listens until `stop` is set (by SIGINT or SIGTERM in the binary).
-pub fn run(s: &CollectSettings, stop: &AtomicBool) -> Result<CollectorStats> {
+pub fn run(s: &Settings, stop: &AtomicBool) -> Result<CollectorStats> {
     let socket = bind(s.listen).with_context(|| format!("--listen {}", s.listen))?;
     let local = socket.local_addr()?;
     socket.set_read_timeout(Some(POLL))?;
@@ -257,7 +281,7 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 struct Collector<'a> {
-    settings: &'a CollectSettings,
+    settings: &'a Settings,
     reader: FlowReader,
     /// Attempts of the rolling window, in `sort_attempts` order.
     window: Vec<Attempt>,
@@ -409,7 +433,7 @@ impl Collector<'_> {
         report.packets = self.stats.datagrams;
         report.bytes = self.stats.bytes;
         report.flows = Some(self.reader.input_stats(0));
-        let mut a = run::analyze_attempts(
+        let mut a = pipeline::analyze_attempts(
             vec![report],
             std::mem::take(&mut self.window),
             &self.settings.policy,
@@ -417,8 +441,13 @@ impl Collector<'_> {
         );
         self.write(&a, last, forget_upto, out)?;
         if last {
-            a.summary.collector = Some(self.stats.clone());
-            jsonl::summary(out, &a)?;
+            jsonl::summary_with(
+                out,
+                &a,
+                Some(CollectorSummary {
+                    collector: &self.stats,
+                }),
+            )?;
         }
         out.flush()?;
         if last && !self.settings.quiet {
@@ -530,28 +559,19 @@ impl Collector<'_> {
 mod tests {
     use std::collections::BTreeSet;
 
-    use clap::Parser;
-
     use super::*;
-    use crate::cli::{Cli, Command};
-    use crate::event::Ts;
+    use crate::time::Ts;
 
-    fn settings() -> CollectSettings {
-        let cli = Cli::try_parse_from([
-            "portent",
-            "collect",
-            "--listen",
-            "127.0.0.1:0",
-            "--window",
-            "10m",
-            "--interval",
-            "1m",
-        ])
-        .unwrap();
-        let Command::Collect(args) = cli.command else {
-            unreachable!("parsed as collect")
-        };
-        CollectSettings::from_args(&args).unwrap()
+    fn settings() -> Settings {
+        Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            output: None,
+            policy: Policy::default(),
+            run: RunOptions::default(),
+            window: Duration::from_secs(600),
+            interval: Duration::from_secs(60),
+            quiet: false,
+        }
     }
 
     fn finding(count: u64, first: i64, last: i64, ports: &[u16], newest: u64) -> Finding {
@@ -617,7 +637,7 @@ mod tests {
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 let t = |k: &str| -> i64 {
-                    crate::timefmt::parse_log_time(v[k].as_str().unwrap())
+                    crate::time::parse_log_time(v[k].as_str().unwrap())
                         .unwrap()
                         .0
                 };

@@ -7,44 +7,9 @@
 //! source-neutral is what lets NetFlow and Sysmon plug in without reshaping
 //! the pipeline.
 
-use std::fmt;
 use std::net::IpAddr;
 
-/// A point in time, nanoseconds since the Unix epoch, UTC.
-///
-/// An `i64` of nanoseconds covers 1677–2262, enough for any capture (including
-/// pcapng timestamps past 2038 that 32-bit seconds cannot hold).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Ts(pub i64);
-
-impl Ts {
-    pub const NANOS_PER_SEC: i64 = 1_000_000_000;
-
-    /// From whole seconds and a nanosecond fraction, saturating at the ends
-    /// of the representable range rather than wrapping.
-    pub fn from_parts(secs: i64, nanos: u32) -> Ts {
-        Ts(secs
-            .saturating_mul(Self::NANOS_PER_SEC)
-            .saturating_add(i64::from(nanos)))
-    }
-
-    pub fn secs_f64(self) -> f64 {
-        self.0 as f64 / Self::NANOS_PER_SEC as f64
-    }
-
-    /// Absolute distance between two instants, in nanoseconds.
-    pub fn abs_diff(self, other: Ts) -> u64 {
-        self.0.abs_diff(other.0)
-    }
-}
-
-impl fmt::Display for Ts {
-    /// RFC 3339, UTC, with microseconds: `2026-11-23T21:37:44.123456Z`.
-    /// Sub-microsecond digits are kept only when the timestamp has them.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::timefmt::write_rfc3339(f, *self)
-    }
-}
+use crate::time::Ts;
 
 /// The transport of an attempt. Only TCP has connection attempts today; the
 /// field exists so that flow and Sysmon sources can say what they saw.

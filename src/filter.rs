@@ -6,8 +6,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::cli::policy::{image_basename, AllowRule, Policy};
 use crate::event::Attempt;
+use crate::policy::{image_basename, AllowRule, Policy};
 
 /// What kind of address a destination is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

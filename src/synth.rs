@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use etherparse::{PacketBuilder, TcpHeader};
 
 use crate::decode::{TCP_ACK, TCP_RST, TCP_SYN};
-use crate::event::{Attempt, FiveTuple, Origin, Ts};
+use crate::event::{Attempt, FiveTuple, Origin};
+use crate::time::Ts;
 
 /// An IP packet (v4 or v6 after the addresses) carrying a TCP header with
 /// the given flags and no payload.

@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 
 use portent::decode::{linktype, TCP_SYN};
-use portent::event::Ts;
 use portent::synth::{self, CaptureFormat, CaptureWriter};
+use portent::time::Ts;
 use serde_json::Value;
 
 const T0: i64 = 1_772_442_000; // 2026-03-02T09:00:00Z

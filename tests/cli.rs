@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 
 use portent::decode::{linktype, TCP_ACK, TCP_SYN};
-use portent::event::Ts;
 use portent::synth::{self, CaptureFormat, CaptureWriter};
+use portent::time::Ts;
 use serde_json::Value;
 
 const T0: i64 = 1_772_442_000; // 2026-03-02T09:00:00Z
@@ -294,7 +294,7 @@ fn default_policy_prints_and_parses() {
     let out = common::portent(&["policy"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let p = portent::cli::policy::Policy::from_toml(&text, "printed").unwrap();
+    let p = portent::policy::Policy::from_toml(&text, "printed").unwrap();
     assert!(p.known_c2.contains(4444) && p.standard.contains(443) && p.is_high_risk("mshta.exe"));
 }
 

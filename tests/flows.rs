@@ -459,7 +459,7 @@ fn padded_ipfix_capture(port: u16) -> tempfile::NamedTempFile {
             &msg,
         );
         w.packet(
-            portent::event::Ts(now as i64 * 1_000_000),
+            portent::time::Ts(now as i64 * 1_000_000),
             &synth::ethernet_ip(&udp),
         )
         .unwrap();

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use portent::decode::{linktype, TCP_ACK, TCP_SYN};
-use portent::event::Ts;
 use portent::synth::{self, CaptureFormat, CaptureWriter};
+use portent::time::Ts;
 use serde_json::Value;
 
 const T0: i64 = 1_772_442_000; // 2026-03-02T09:00:00Z
@@ -624,7 +624,7 @@ fn chunked_reading_equals_sequential_reading() {
         }
         seeds.push(w.finish().unwrap());
     }
-    let key = |o: &portent::source::capture::CaptureOutput| {
+    let key = |o: &portent::source::walk::CaptureOutput| {
         (o.signals.clone(), o.stats.clone(), o.warnings.kept.clone())
     };
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;

@@ -9,7 +9,9 @@
 
 use hashbrown::HashMap;
 
-use crate::event::{Attempt, FiveTuple, SignalKind, TcpSignal, Ts};
+use crate::event::{Attempt, FiveTuple, SignalKind, TcpSignal};
+
+use crate::time::Ts;
 
 /// How long after the first SYN a SYN with the same tuple and sequence
 /// number is still the same attempt: Linux's default 6 SYN retries end

@@ -32,7 +32,9 @@ use hashbrown::HashMap;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::event::{Attempt, Ts};
+use crate::event::Attempt;
+
+use crate::time::Ts;
 
 /// The most series tracked in one run; attempts of further series are not
 /// analysed for beaconing and are counted in [`BeaconStats::series_dropped`].

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::analysis::ports::Severity;
-use crate::event::{Attempt, Ts};
+use crate::event::Attempt;
+use crate::time::Ts;
 
 /// The key findings are grouped by.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

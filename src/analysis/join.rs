@@ -20,8 +20,10 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 use serde::Serialize;
 
-use crate::event::{Attempt, FiveTuple, Origin, ProcessContext, Ts};
+use crate::event::{Attempt, FiveTuple, Origin, ProcessContext};
+
 use crate::source::sysmon::SysmonEvent;
+use crate::time::Ts;
 
 /// How attempts are joined.
 #[derive(Clone, Debug)]

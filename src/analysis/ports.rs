@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::cli::policy::Policy;
+use crate::policy::Policy;
 
 /// Severity of a tier, as the reports print it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -12,7 +12,9 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 
 use crate::analysis::join::LoggedEvent;
-use crate::event::{Attempt, Origin, Ts};
+use crate::analysis::ports::Severity;
+use crate::event::{Attempt, Origin};
+use crate::time::Ts;
 
 /// The registry value RDP listens on, as Sysmon names it (after the hive).
 const RDP_PORT_VALUE: &str = r"\terminal server\winstations\rdp-tcp\portnumber";
@@ -38,6 +40,14 @@ pub struct RdpMove {
     pub inbound: u64,
     /// Their sources, sorted.
     pub inbound_sources: BTreeSet<IpAddr>,
+}
+
+impl RdpMove {
+    /// An RDP listener moved off 3389 is a finding of its own, Medium
+    /// (DETECTION.md §8).
+    pub fn severity(&self) -> Severity {
+        Severity::Medium
+    }
 }
 
 /// The port a `Details` value gives: `DWORD (0x00008462)`, or a plain

@@ -2,8 +2,6 @@
 //! [`Settings`] with the policy loaded, CIDRs parsed and durations converted.
 //! Errors in the second step name the flag or the policy-file key.
 
-pub mod policy;
-
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -12,10 +10,11 @@ use crate::analysis::attempts::AttemptRules;
 use crate::analysis::beacon::{self, BeaconConfig};
 use crate::analysis::join::JoinOptions;
 use crate::analysis::ports::Severity;
-use crate::event::Ts;
+use crate::collect;
+use crate::pipeline::RunOptions;
+use crate::policy::{parse_cidr, Policy};
 use crate::report::OutputFormat;
-use crate::run::RunOptions;
-use policy::{parse_cidr, Policy};
+use crate::time::Ts;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -186,58 +185,44 @@ pub struct Settings {
     pub fail_on: Option<Severity>,
 }
 
-/// Checked settings for `portent collect`.
-#[derive(Clone, Debug)]
-pub struct CollectSettings {
-    pub listen: std::net::SocketAddr,
-    /// `None` is stdout.
-    pub output: Option<PathBuf>,
-    pub policy: Policy,
-    pub run: RunOptions,
-    pub window: std::time::Duration,
-    pub interval: std::time::Duration,
-    pub quiet: bool,
-}
-
-impl CollectSettings {
-    pub fn from_args(c: &CollectArgs) -> Result<CollectSettings, String> {
-        let positive = |flag: &str, v: &str| -> Result<std::time::Duration, String> {
-            let t = duration(flag, v)?;
-            if t.0 <= 0 {
-                return Err(format!("{flag} must be longer than zero"));
-            }
-            Ok(std::time::Duration::from_nanos(t.0 as u64))
-        };
-        let (window, interval) = (
-            positive("--window", &c.window)?,
-            positive("--interval", &c.interval)?,
-        );
-        // Records wait up to two intervals for the other half of their
-        // connection; a shorter window would forget them unseen.
-        if window < 2 * interval {
-            return Err(format!(
-                "--window ({}) must be at least twice --interval ({})",
-                c.window, c.interval
-            ));
+/// Checks what the user typed for `portent collect`.
+pub fn collect_settings(c: &CollectArgs) -> Result<collect::Settings, String> {
+    let positive = |flag: &str, v: &str| -> Result<std::time::Duration, String> {
+        let t = duration(flag, v)?;
+        if t.0 <= 0 {
+            return Err(format!("{flag} must be longer than zero"));
         }
-        Ok(CollectSettings {
-            listen: c.listen,
-            output: c.output.clone(),
-            policy: c.policy.load()?,
-            run: RunOptions {
-                rules: AttemptRules::default(),
-                join: JoinOptions::default(),
-                window: None,
-                beacon: BeaconConfig {
-                    min_beats: usize::from(c.beacon_min_beats),
-                    ..BeaconConfig::default()
-                },
-            },
-            window,
-            interval,
-            quiet: c.quiet,
-        })
+        Ok(std::time::Duration::from_nanos(t.0 as u64))
+    };
+    let (window, interval) = (
+        positive("--window", &c.window)?,
+        positive("--interval", &c.interval)?,
+    );
+    // Records wait up to two intervals for the other half of their
+    // connection; a shorter window would forget them unseen.
+    if window < 2 * interval {
+        return Err(format!(
+            "--window ({}) must be at least twice --interval ({})",
+            c.window, c.interval
+        ));
     }
+    Ok(collect::Settings {
+        listen: c.listen,
+        output: c.output.clone(),
+        policy: c.policy.load()?,
+        run: RunOptions {
+            rules: AttemptRules::default(),
+            join: JoinOptions::default(),
+            window: None,
+            beacon: BeaconConfig {
+                min_beats: usize::from(c.beacon_min_beats),
+                ..BeaconConfig::default()
+            },
+        },
+        window,
+        interval,
+        quiet: c.quiet,
+    })
 }
 
 /// `HOST=DURATION`, the duration possibly negative.

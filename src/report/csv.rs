@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::join;
-use crate::run::Analysis;
+use crate::findings::Analysis;
 
 /// Neutralises spreadsheet formulas in a cell.
 pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
@@ -154,4 +154,17 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         ])?;
     }
     done(cw)
+}
+
+/// CSV for spreadsheets.
+pub struct Csv;
+
+impl super::Report for Csv {
+    fn findings(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+        findings(w, a)
+    }
+
+    fn attempts(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+        attempts(w, a)
+    }
 }

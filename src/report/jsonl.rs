@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analysis::beacon::Beacon;
 use crate::analysis::group::Finding;
-use crate::run::Analysis;
+use crate::findings::Analysis;
 
 #[derive(Serialize)]
 struct AttemptRec<'a> {
@@ -113,12 +113,15 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 #[derive(Serialize)]
-struct SummaryRec<'a> {
+struct SummaryRec<'a, E: Serialize> {
     #[serde(rename = "type")]
     ty: &'static str,
     #[serde(flatten)]
-    summary: &'a crate::run::Summary,
-    per_input: &'a [crate::run::InputReport],
+    summary: &'a crate::findings::Summary,
+    /// What a command adds of its own (the collector's whole-run totals).
+    #[serde(flatten)]
+    extra: Option<E>,
+    per_input: &'a [crate::findings::InputReport],
 }
 
 fn line<T: Serialize>(w: &mut dyn Write, rec: &T) -> io::Result<()> {
@@ -278,12 +281,36 @@ pub fn beacon(w: &mut dyn Write, a: &Analysis, b: &Beacon) -> io::Result<()> {
 
 /// The `summary` record.
 pub fn summary(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    summary_with(w, a, None::<()>)
+}
+
+/// The `summary` record with a command's own fields after the run's (their
+/// keys must not be the summary's).
+pub fn summary_with<E: Serialize>(
+    w: &mut dyn Write,
+    a: &Analysis,
+    extra: Option<E>,
+) -> io::Result<()> {
     line(
         w,
         &SummaryRec {
             ty: "summary",
             summary: &a.summary,
+            extra,
             per_input: &a.inputs,
         },
     )
+}
+
+/// JSON Lines, the stable machine interface.
+pub struct Jsonl;
+
+impl super::Report for Jsonl {
+    fn findings(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+        findings(w, a)
+    }
+
+    fn attempts(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+        attempts(w, a)
+    }
 }

@@ -9,7 +9,7 @@ pub mod table;
 
 use std::io::{self, Write};
 
-use crate::run::Analysis;
+use crate::findings::Analysis;
 
 /// The output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -41,6 +41,27 @@ pub enum ReportKind {
     Attempts,
 }
 
+/// A report format: how it writes a run's findings and its attempts. A new
+/// format is one more implementation and one more [`OutputFormat`]; the
+/// commands only call [`write`].
+pub trait Report: Sync {
+    /// `portent scan`: findings, then the run summary.
+    fn findings(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()>;
+    /// `portent conns`: every attempt, then the run summary.
+    fn attempts(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()>;
+}
+
+impl OutputFormat {
+    /// The report that writes this format.
+    pub fn report(self) -> &'static dyn Report {
+        match self {
+            OutputFormat::Table => &table::Table,
+            OutputFormat::Jsonl => &jsonl::Jsonl,
+            OutputFormat::Csv => &csv::Csv,
+        }
+    }
+}
+
 /// Writes one report of `kind` in `format` to `w`.
 pub fn write(
     w: &mut dyn Write,
@@ -48,13 +69,10 @@ pub fn write(
     kind: ReportKind,
     a: &Analysis,
 ) -> io::Result<()> {
-    match (format, kind) {
-        (OutputFormat::Jsonl, ReportKind::Findings) => jsonl::findings(w, a),
-        (OutputFormat::Jsonl, ReportKind::Attempts) => jsonl::attempts(w, a),
-        (OutputFormat::Csv, ReportKind::Findings) => csv::findings(w, a),
-        (OutputFormat::Csv, ReportKind::Attempts) => csv::attempts(w, a),
-        (OutputFormat::Table, ReportKind::Findings) => table::findings(w, a),
-        (OutputFormat::Table, ReportKind::Attempts) => table::attempts(w, a),
+    let r = format.report();
+    match kind {
+        ReportKind::Findings => r.findings(w, a),
+        ReportKind::Attempts => r.attempts(w, a),
     }
 }
 

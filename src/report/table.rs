@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::join;
-use crate::run::Analysis;
+use crate::findings::Analysis;
 
 /// Renders rows as left-aligned columns separated by two spaces.
 fn render(w: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
@@ -440,4 +440,17 @@ pub fn summary_text(a: &Analysis) -> String {
         }
     );
     t
+}
+
+/// The terminal table.
+pub struct Table;
+
+impl super::Report for Table {
+    fn findings(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+        findings(w, a)
+    }
+
+    fn attempts(&self, w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+        attempts(w, a)
+    }
 }

@@ -23,8 +23,9 @@ use hashbrown::HashMap;
 
 use super::netflow::{self, be16, uint, Field, Header, Set, Template, TemplateDef};
 use crate::decode::{TCP_ACK, TCP_SYN};
-use crate::event::{Attempt, FiveTuple, FlowInfo, Origin, Ts};
+use crate::event::{Attempt, FiveTuple, FlowInfo, Origin};
 use crate::stats::{Warning, Warnings};
+use crate::time::Ts;
 
 /// UDP ports flow collectors usually listen on. Datagrams to these ports
 /// (and to any port the user names with `--flow-port`) need only a

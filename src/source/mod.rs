@@ -11,6 +11,7 @@ pub mod netflow;
 pub mod pcap;
 pub mod pcapng;
 pub mod sysmon;
+pub mod walk;
 
 use std::fmt;
 use std::fs::File;
@@ -20,6 +21,11 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 use thiserror::Error;
+
+use crate::stats::Warning;
+use flow::Split;
+use sysmon::{SysmonFormat, SysmonLog};
+use walk::CaptureOutput;
 
 /// The most portent reads into memory for one compressed file or for stdin:
 /// beyond this, decompress to a file first (which portent then maps). Sized to
@@ -274,6 +280,102 @@ fn gunzip(name: &str, raw: &[u8]) -> Result<Data, SourceError> {
             ),
             data: out,
         }),
+    }
+}
+
+/// An input read as what it holds, recognised by content.
+pub enum Loaded {
+    /// A packet capture: its handshake signals, and any flow-export
+    /// datagrams in it (which refer to `data`).
+    Capture { data: Data, out: CaptureOutput },
+    /// A Sysmon log (EVTX, event XML, JSON lines, syslog).
+    Sysmon {
+        format: SysmonFormat,
+        bytes: u64,
+        log: SysmonLog,
+    },
+    /// A file of flow-export messages (an RFC 5655 IPFIX file, NetFlow
+    /// datagrams as a collector saved them): where each message lies.
+    FlowFile { data: Data, split: Split },
+}
+
+impl Loaded {
+    /// The input's format as reports name it.
+    pub fn format_name(&self) -> &'static str {
+        match self {
+            Loaded::Capture { out, .. } => out.format.map_or("capture", Format::name),
+            Loaded::Sysmon { format, .. } => format.name(),
+            Loaded::FlowFile { .. } => "flow-export",
+        }
+    }
+}
+
+/// What [`open`] gives: the input as read, or why it could not be.
+pub struct Opened {
+    pub loaded: Result<Loaded, SourceError>,
+    /// Where a gzip stream broke: what decompressed before is still read,
+    /// whatever it holds.
+    pub gzip_broken: Option<Warning>,
+}
+
+/// Opens an input and reads it as what it holds: a capture (`input` is its
+/// index in the run, `flow_ports` the UDP ports whose datagrams are flow
+/// exports, `progress` told the bytes read), else a Sysmon log, else a file
+/// of flow-export messages.
+pub fn open(
+    input: &Input,
+    idx: u32,
+    flow_ports: &[u16],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Opened {
+    let data = match load(input) {
+        Ok(d) => d,
+        Err(e) => {
+            return Opened {
+                loaded: Err(e),
+                gzip_broken: None,
+            }
+        }
+    };
+    let gzip_broken = match &data {
+        Data::Partial { data, why } => Some(Warning {
+            reason: "gzip_broken",
+            offset: data.len() as u64,
+            frame: None,
+            message: why.clone(),
+        }),
+        _ => None,
+    };
+    Opened {
+        loaded: read_data(&input.name, data, idx, flow_ports, progress),
+        gzip_broken,
+    }
+}
+
+fn read_data(
+    name: &str,
+    data: Data,
+    idx: u32,
+    flow_ports: &[u16],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Loaded, SourceError> {
+    match capture::read_capture_with_ports(name, &data, idx, flow_ports, progress) {
+        Ok(out) => Ok(Loaded::Capture { data, out }),
+        Err(e @ SourceError::NotACapture { .. }) => {
+            if let Some(format) = sysmon::sniff(&data) {
+                let log = sysmon::read(name, &data)?;
+                return Ok(Loaded::Sysmon {
+                    format,
+                    bytes: data.len() as u64,
+                    log,
+                });
+            }
+            match flow::split_messages(&data) {
+                Some(split) => Ok(Loaded::FlowFile { data, split }),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
     }
 }
 

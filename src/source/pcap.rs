@@ -9,12 +9,10 @@
 
 use pcap_parser::pcap::parse_pcap_header;
 
-use crate::event::Ts;
 use crate::stats::Skip;
+use crate::time::Ts;
 
-use super::capture::{
-    read_records, CaptureOutput, ChunkWalker, PacketSink, Prefetch, BOUNDARY_CHAIN,
-};
+use super::walk::{read_records, CaptureOutput, ChunkWalker, PacketSink, Prefetch, BOUNDARY_CHAIN};
 use super::SourceError;
 
 /// The largest captured length portent accepts in a record: libpcap's

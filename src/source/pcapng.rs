@@ -11,12 +11,10 @@
 
 use pcap_parser::pcapng::{parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le};
 
-use crate::event::Ts;
 use crate::stats::Skip;
+use crate::time::Ts;
 
-use super::capture::{
-    read_records, CaptureOutput, ChunkWalker, PacketSink, Prefetch, BOUNDARY_CHAIN,
-};
+use super::walk::{read_records, CaptureOutput, ChunkWalker, PacketSink, Prefetch, BOUNDARY_CHAIN};
 
 /// Block types.
 const SHB: u32 = 0x0a0d_0d0a;

@@ -34,9 +34,9 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::SourceError;
-use crate::event::Ts;
 use crate::stats::{Warning, Warnings};
-use crate::timefmt::parse_log_time;
+use crate::time::parse_log_time;
+use crate::time::Ts;
 
 /// The longest text line (JSON or syslog) read as one record. Windows caps a
 /// command line, the largest Sysmon field, at 32,767 UTF-16 units; with JSON

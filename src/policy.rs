@@ -12,10 +12,10 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::event::Ts;
+use crate::time::Ts;
 
 /// The default policy, as shipped.
-pub const DEFAULT_POLICY: &str = include_str!("../../policy/default.toml");
+pub const DEFAULT_POLICY: &str = include_str!("../policy/default.toml");
 
 /// A set of TCP/UDP ports as a bitmap: one bit per port, constant-time
 /// lookups on the scoring path.
@@ -250,7 +250,7 @@ impl Policy {
             };
             let time = |t: &Option<String>, field: &str| {
                 t.as_deref()
-                    .map(crate::timefmt::parse_rfc3339)
+                    .map(crate::time::parse_rfc3339)
                     .transpose()
                     .map_err(|e| at(field, e))
             };

@@ -2,26 +2,24 @@
 //! filter and score them, group findings, and account for everything.
 //!
 //! This is the pipeline sources -> events -> filter -> analyzers -> findings;
-//! reports only read the [`Analysis`] it returns.
-
-use std::collections::BTreeMap;
+//! reports only read the [`Analysis`] (in [`crate::findings`]) it returns.
 
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::analysis::attempts::{self, AttemptRules};
-use crate::analysis::beacon::{self, Beacon, BeaconConfig, BeaconStats};
-use crate::analysis::group::{self, Finding};
-use crate::analysis::join::{self, JoinOptions, JoinStats, LoggedEvent};
+use crate::analysis::beacon::{self, BeaconConfig};
+use crate::analysis::group;
+use crate::analysis::join::{self, JoinOptions, LoggedEvent};
 use crate::analysis::ports;
-use crate::cli::policy::Policy;
-use crate::event::{Attempt, TcpSignal, Ts};
-use crate::filter::{Filter, Scope, Suppressed};
-use crate::source::capture::read_capture_with_ports;
-use crate::source::flow::{self, ExportRef, FlowReader, FlowStats};
-use crate::source::sysmon::{self, SysmonStats};
-use crate::source::{self, Input, SourceError};
-use crate::stats::{CaptureStats, Skip, SkipCounts, Warning, Warnings};
+use crate::event::{Attempt, TcpSignal};
+use crate::filter::Filter;
+use crate::findings::{Analysis, InputReport, Summary, Verdict};
+use crate::policy::Policy;
+use crate::source::flow::{ExportRef, FlowReader, FlowStats};
+use crate::source::sysmon::SysmonStats;
+use crate::source::{self, Input, Loaded, SourceError};
+use crate::stats::{Skip, Warning};
+use crate::time::Ts;
 
 /// What the analyzers need besides the policy.
 #[derive(Clone, Debug, Default)]
@@ -31,88 +29,6 @@ pub struct RunOptions {
     pub window: Option<Ts>,
     pub beacon: BeaconConfig,
     pub join: JoinOptions,
-}
-
-/// What happened to one input.
-#[derive(Clone, Debug, Serialize)]
-pub struct InputReport {
-    pub input: String,
-    /// `pcap`, `pcapng`, or null when the input could not be read.
-    pub format: Option<&'static str>,
-    pub packets: u64,
-    pub bytes: u64,
-    pub tcp: u64,
-    pub syns: u64,
-    pub synacks: u64,
-    pub bad_checksum_syns: u64,
-    pub odd_origlen: u64,
-    pub skipped: SkipCounts,
-    /// Flow exports read from this input (in a capture or as a file).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub flows: Option<FlowStats>,
-    /// Sysmon events read from this input.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sysmon: Option<SysmonStats>,
-    /// Why the input could not be read at all.
-    pub error: Option<String>,
-    /// A file found in a directory that is not a capture: noted, not an error.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    #[serde(skip)]
-    pub warnings: Vec<Warning>,
-    #[serde(skip)]
-    pub warnings_dropped: Vec<(&'static str, usize)>,
-}
-
-impl InputReport {
-    pub fn new(input: &Input) -> Self {
-        Self::named(input.name.clone())
-    }
-
-    /// A report for an argument that could not even be opened.
-    pub fn unreadable(name: String, error: String) -> Self {
-        let mut r = Self::named(name);
-        r.error = Some(error);
-        r
-    }
-
-    pub fn named(input: String) -> Self {
-        InputReport {
-            input,
-            format: None,
-            packets: 0,
-            bytes: 0,
-            tcp: 0,
-            syns: 0,
-            synacks: 0,
-            bad_checksum_syns: 0,
-            odd_origlen: 0,
-            skipped: SkipCounts::default(),
-            flows: None,
-            sysmon: None,
-            error: None,
-            note: None,
-            warnings: Vec::new(),
-            warnings_dropped: Vec::new(),
-        }
-    }
-
-    /// Adds a reader's warnings: those kept, and the counts of the rest.
-    fn add_warnings(&mut self, w: Warnings) {
-        self.warnings_dropped.extend(w.dropped());
-        self.warnings.extend(w.kept);
-    }
-
-    fn set_stats(&mut self, s: &CaptureStats) {
-        self.packets = s.packets;
-        self.bytes = s.bytes;
-        self.tcp = s.tcp;
-        self.syns = s.syns;
-        self.synacks = s.synacks;
-        self.bad_checksum_syns = s.bad_checksum_syns;
-        self.odd_origlen = s.odd_origlen;
-        self.skipped = s.skipped;
-    }
 }
 
 /// What reading the inputs gave: packet signals, and attempts already built
@@ -213,47 +129,36 @@ fn read_one(
     progress: &(dyn Fn(u64) + Sync),
 ) -> (InputReport, Vec<TcpSignal>, Exports) {
     let mut report = InputReport::new(input);
-    let data = match source::load(input) {
-        Ok(d) => d,
+    let opened = source::open(input, idx, flow_ports, progress);
+    let (signals, exports) = match opened.loaded {
+        Ok(loaded) => {
+            report.format = Some(loaded.format_name());
+            read_loaded(&mut report, loaded)
+        }
         Err(SourceError::Empty { .. }) if input.from_dir => {
             report.note = Some("empty file, skipped".into());
-            return (report, Vec::new(), Exports::None);
+            (Vec::new(), Exports::None)
+        }
+        Err(SourceError::NotACapture { .. }) if input.from_dir => {
+            report.skipped.add(Skip::NotACapture, 1);
+            report.note = Some("not a capture, skipped".into());
+            (Vec::new(), Exports::None)
         }
         Err(e) => {
             report.error = Some(e.to_string());
-            return (report, Vec::new(), Exports::None);
+            (Vec::new(), Exports::None)
         }
     };
-    // What decompressed from a broken gzip stream is read as far as it
-    // goes, whatever it holds; the warning says where it broke.
-    let broken = match &data {
-        source::Data::Partial { data, why } => Some(Warning {
-            reason: "gzip_broken",
-            offset: data.len() as u64,
-            frame: None,
-            message: why.clone(),
-        }),
-        _ => None,
-    };
-    let (mut report, signals, exports) = read_data(idx, input, report, data, flow_ports, progress);
-    if let Some(w) = broken {
+    if let Some(w) = opened.gzip_broken {
         report.warnings.insert(0, w);
     }
     (report, signals, exports)
 }
 
-/// Reads a loaded input by what it holds: a capture, a Sysmon log, or a
-/// file of flow-export messages.
-fn read_data(
-    idx: u32,
-    input: &Input,
-    mut report: InputReport,
-    data: source::Data,
-    flow_ports: &[u16],
-    progress: &(dyn Fn(u64) + Sync),
-) -> (InputReport, Vec<TcpSignal>, Exports) {
-    match read_capture_with_ports(&input.name, &data, idx, flow_ports, progress) {
-        Ok(mut out) => {
+/// Accounts for what an input held and keeps what the analysis needs of it.
+fn read_loaded(report: &mut InputReport, loaded: Loaded) -> (Vec<TcpSignal>, Exports) {
+    match loaded {
+        Loaded::Capture { data, mut out } => {
             let exports = if out.exports.is_empty() {
                 Exports::None
             } else {
@@ -273,143 +178,35 @@ fn read_data(
                     Exports::Capture(refs, arena, None)
                 }
             };
-            report.format = out.format.map(|f| f.name());
             report.set_stats(&out.stats);
             report.add_warnings(out.warnings);
-            (report, out.signals, exports)
+            (out.signals, exports)
         }
-        Err(e @ SourceError::NotACapture { .. }) => {
-            // Not a capture: perhaps a Sysmon log (EVTX, event XML, JSON
-            // lines, syslog).
-            if let Some(format) = sysmon::sniff(&data) {
-                report.bytes = data.len() as u64;
-                return match sysmon::read(&input.name, &data) {
-                    Ok(log) => {
-                        report.format = Some(format.name());
-                        report.sysmon = Some(log.stats);
-                        report.add_warnings(log.warnings);
-                        (report, Vec::new(), Exports::Sysmon(log.events))
-                    }
-                    Err(e) => {
-                        report.error = Some(e.to_string());
-                        (report, Vec::new(), Exports::None)
-                    }
-                };
-            }
-            // Or a file of export messages (an RFC 5655 IPFIX file,
-            // NetFlow datagrams as a collector saved them).
-            if let Some(flow::Split {
-                messages: msgs,
-                cut,
-            }) = flow::split_messages(&data)
-            {
-                report.format = Some("flow-export");
-                report.bytes = data.len() as u64;
-                if let Some((at, why)) = cut {
-                    report.skipped.add(Skip::BadRecordLength, 1);
-                    report.warnings.push(Warning {
-                        reason: Skip::BadRecordLength.name(),
-                        offset: at as u64,
-                        frame: Some(msgs.len() as u64 + 1),
-                        message: format!(
-                            "export message {}: {why}; {} byte(s) from here not read",
-                            msgs.len() + 1,
-                            data.len() - at
-                        ),
-                    });
-                }
-                return (report, Vec::new(), Exports::File(data, msgs));
-            }
-            if input.from_dir {
-                report.skipped.add(Skip::NotACapture, 1);
-                report.note = Some("not a capture, skipped".into());
-            } else {
-                report.error = Some(e.to_string());
-            }
-            (report, Vec::new(), Exports::None)
+        Loaded::Sysmon { bytes, log, .. } => {
+            report.bytes = bytes;
+            report.sysmon = Some(log.stats);
+            report.add_warnings(log.warnings);
+            (Vec::new(), Exports::Sysmon(log.events))
         }
-        Err(e) => {
-            report.error = Some(e.to_string());
-            (report, Vec::new(), Exports::None)
+        Loaded::FlowFile { data, split } => {
+            report.bytes = data.len() as u64;
+            let msgs = split.messages;
+            if let Some((at, why)) = split.cut {
+                report.skipped.add(Skip::BadRecordLength, 1);
+                report.warnings.push(Warning {
+                    reason: Skip::BadRecordLength.name(),
+                    offset: at as u64,
+                    frame: Some(msgs.len() as u64 + 1),
+                    message: format!(
+                        "export message {}: {why}; {} byte(s) from here not read",
+                        msgs.len() + 1,
+                        data.len() - at
+                    ),
+                });
+            }
+            (Vec::new(), Exports::File(data, msgs))
         }
     }
-}
-
-/// The verdict on one attempt.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verdict {
-    pub scope: Scope,
-    /// `Some` when the attempt is not scored.
-    pub suppressed: Option<Suppressed>,
-    /// The tier the attempt has, or would have had if not suppressed.
-    pub tier: u8,
-}
-
-/// Everything a run found.
-pub struct Analysis {
-    pub inputs: Vec<InputReport>,
-    pub attempts: Vec<Attempt>,
-    /// One per attempt, same order.
-    pub verdicts: Vec<Verdict>,
-    pub findings: Vec<Finding>,
-    /// Series of attempts that come on a timer (DETECTION.md §7).
-    pub beacons: Vec<Beacon>,
-    /// Hosts whose RDP listener was moved off 3389 (DETECTION.md §8).
-    pub rdp: Vec<crate::analysis::rdp::RdpMove>,
-    pub summary: Summary,
-    /// The policy's known C2 ports, for the reports.
-    pub known_c2: crate::cli::policy::PortSet,
-}
-
-impl Analysis {
-    /// Whether a beacon goes to a known C2 port (and so makes its findings
-    /// High).
-    pub fn known_c2_beacon(&self, b: &Beacon) -> bool {
-        self.known_c2.contains(b.dport)
-    }
-}
-
-/// The run's totals, as the `summary` record and the stderr summary show.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Summary {
-    pub inputs: usize,
-    pub inputs_unreadable: usize,
-    pub packets: u64,
-    pub bytes: u64,
-    pub syns: u64,
-    pub attempts: u64,
-    pub retransmits: u64,
-    pub answered: u64,
-    pub bad_checksum_attempts: u64,
-    pub odd_origlen: u64,
-    /// Attempts that passed the filter and were scored (any tier).
-    pub scored: u64,
-    /// Scored attempts with tier ≥ 1.
-    pub reported_attempts: u64,
-    /// Attempts not scored, by reason.
-    pub suppressed: BTreeMap<String, u64>,
-    /// Of those, the ones that would have reached tier ≥ 1.
-    pub suppressed_with_tier: BTreeMap<String, u64>,
-    pub skipped: SkipCounts,
-    pub findings: usize,
-    pub findings_by_severity: BTreeMap<&'static str, usize>,
-    /// Hosts whose RDP port was moved (Sysmon Event ID 13).
-    pub rdp_port_changes: usize,
-    /// Beacon series found, and what the detector tested and dropped.
-    pub beacons: BeaconStats,
-    /// Flow exports over all inputs, when any input held some.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub flows: Option<FlowStats>,
-    /// Sysmon events over all inputs, when any input was a Sysmon log.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sysmon: Option<SysmonStats>,
-    /// What joining the Sysmon events to the network evidence did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub join: Option<JoinStats>,
-    /// `portent collect`: the whole run's totals (the fields above are the
-    /// last window's).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub collector: Option<crate::collect::CollectorStats>,
 }
 
 /// Filters, scores and groups the attempts from `signals`.
