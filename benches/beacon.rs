@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 
 use portent::analysis::beacon::{self, BeaconConfig};
-use portent::synth;
+use portent::testkit::synth;
 
 /// SplitMix64, so generated series are the same on every run.
-use portent::synth::SplitMix64 as Rng;
+use portent::testkit::synth::SplitMix64 as Rng;
 
 fn series(r: &mut Rng, beats: usize, timer: bool) -> Vec<f64> {
     let mut t = 0.0;

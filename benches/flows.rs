@@ -1,6 +1,6 @@
 //! Throughput of flow-export decoding: records per second from a generated
 //! capture of NetFlow v5, v9 and IPFIX export datagrams (16 MiB each, see
-//! `benches/gen/flows.rs`).
+//! `src/testkit/bench/flows.rs`).
 //!
 //! - `decode/<version>`: the datagrams already out of the capture, through
 //!   the flow reader to attempts (templates, times, pairing), on one core;
@@ -13,7 +13,7 @@
 // The packet generator is shared with benches/pipeline.rs; only its flow
 // part is used here.
 #[allow(dead_code)]
-mod gen;
+use portent::testkit::bench as gen;
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use portent::analysis::join::{self, JoinOptions, LoggedEvent};
 use portent::event::Attempt;
 use portent::source::sysmon::{self, SysmonEvent};
-use portent::synth;
+use portent::testkit::synth;
 use portent::time::Ts;
 
 const N: usize = 1_000_000;

@@ -1,7 +1,7 @@
 //! Throughput of the capture pipeline over a generated in-memory capture.
 //!
 //! The capture (64 MiB, the same traffic as `examples/gen_bench.rs`, see
-//! `benches/gen/mod.rs`) is built once; each benchmark reports bytes per
+//! `src/testkit/bench/mod.rs`) is built once; each benchmark reports bytes per
 //! second of capture:
 //!
 //! - `read_capture`: container walk + decode + signal extraction, in
@@ -15,7 +15,7 @@
 //! `cargo bench --bench pipeline` takes about a minute. For whole-binary
 //! comparisons against `cat` and `tcpdump` see `benches/compare.sh`.
 
-mod gen;
+use portent::testkit::bench as gen;
 
 use std::hint::black_box;
 use std::time::Duration;

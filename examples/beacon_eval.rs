@@ -24,10 +24,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use portent::analysis::beacon::{self, BeaconConfig};
 use portent::event::Attempt;
-use portent::synth;
+use portent::testkit::synth;
 
 /// SplitMix64, so generated series are the same on every run.
-use portent::synth::SplitMix64 as Rng;
+use portent::testkit::synth::SplitMix64 as Rng;
 
 /// A negative series: (rng, mean gap, span) to times.
 type Generator = fn(&mut Rng, f64, f64) -> Vec<f64>;

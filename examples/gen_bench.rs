@@ -8,17 +8,14 @@
 //! ```
 //!
 //! The `v5`, `v9` and `ipfix` forms write a capture of flow export datagrams
-//! instead (`benches/gen/flows.rs`).
+//! instead (`src/testkit/bench/flows.rs`).
 //!
 //! The size is in MiB (2^20 bytes); the file ends at the first packet that
 //! reaches it. The same size always gives the same file. See
-//! `benches/gen/mod.rs` for the traffic model and docs/BENCHMARKS.md for its
+//! `src/testkit/bench/mod.rs` for the traffic model and docs/BENCHMARKS.md for its
 //! use.
 
-// Shared with benches/pipeline.rs, which uses parts this file does not.
-#[path = "../benches/gen/mod.rs"]
-#[allow(dead_code)]
-mod gen;
+use portent::testkit::bench as gen;
 
 use std::fs::File;
 use std::io::BufWriter;

@@ -427,7 +427,7 @@ fn tcp_checksum(src: IpAddr, dst: IpAddr, seg: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth;
+    use crate::testkit::synth;
 
     fn syn_v4() -> Vec<u8> {
         synth::tcp_packet(

@@ -244,11 +244,11 @@ mod tests {
 
     #[test]
     fn sort_attempts_is_a_stable_sort_by_time_origin_and_tuple() {
-        let mut r = crate::synth::SplitMix64(11);
+        let mut r = crate::testkit::synth::SplitMix64(11);
         let mut v: Vec<Attempt> = (0..5000u32)
             .map(|i| {
                 // Few distinct times, origins and tuples: ties on every key.
-                let pick = |r: &mut crate::synth::SplitMix64, n: u64| r.next_u64() % n;
+                let pick = |r: &mut crate::testkit::synth::SplitMix64, n: u64| r.next_u64() % n;
                 let tuple = FiveTuple::tcp(
                     IpAddr::V4(Ipv4Addr::new(10, 0, 0, pick(&mut r, 3) as u8)),
                     40000,

@@ -21,5 +21,6 @@ pub mod policy;
 pub mod report;
 pub mod source;
 pub mod stats;
-pub mod synth;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod time;

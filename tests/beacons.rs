@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use portent::decode::{linktype, TCP_SYN};
-use portent::synth::{self, CaptureFormat, CaptureWriter};
+use portent::testkit::synth::{self, CaptureFormat, CaptureWriter};
 use portent::time::Ts;
 use serde_json::Value;
 
@@ -26,7 +26,7 @@ fn scan(args: &[&str]) -> Vec<Value> {
 }
 
 /// SplitMix64, so generated series are the same on every run.
-use portent::synth::SplitMix64 as Rng;
+use portent::testkit::synth::SplitMix64 as Rng;
 
 /// Writes one SYN from `src` to each (time in seconds, destination).
 fn write_syns(path: &Path, src: &str, syns: &[(f64, String)]) {

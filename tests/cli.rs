@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use portent::decode::{linktype, TCP_ACK, TCP_SYN};
-use portent::synth::{self, CaptureFormat, CaptureWriter};
+use portent::testkit::synth::{self, CaptureFormat, CaptureWriter};
 use portent::time::Ts;
 use serde_json::Value;
 

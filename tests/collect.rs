@@ -12,7 +12,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use portent::source::capture::read_capture;
-use portent::synth::{self, FlowRec};
+use portent::testkit::synth::{self, FlowRec};
 use serde_json::Value;
 
 /// A running collector, its stdout lines and stderr lines as they come.

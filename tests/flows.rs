@@ -424,7 +424,7 @@ fn packets_and_softflowd_flows_give_the_same_attempts() {
 /// with 4 zero bytes past its length, as some exporters pad datagrams, so
 /// only the version number says it is IPFIX.
 fn padded_ipfix_capture(port: u16) -> tempfile::NamedTempFile {
-    use portent::synth::{self, CaptureFormat, CaptureWriter, Exporter, FlowRec};
+    use portent::testkit::synth::{self, CaptureFormat, CaptureWriter, Exporter, FlowRec};
     let now = 1_700_000_000_000u64;
     let mut e = Exporter::new(10, 7, now - 3_600_000);
     let rec = FlowRec {

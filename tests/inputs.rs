@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use portent::decode::{linktype, TCP_ACK, TCP_SYN};
-use portent::synth::{self, CaptureFormat, CaptureWriter};
+use portent::testkit::synth::{self, CaptureFormat, CaptureWriter};
 use portent::time::Ts;
 use serde_json::Value;
 

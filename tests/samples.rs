@@ -9,9 +9,7 @@
 
 mod common;
 
-#[path = "../examples/gen_samples.rs"]
-#[allow(dead_code)]
-mod gen_samples;
+use portent::testkit::samples as gen_samples;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -349,7 +349,7 @@ mod tests {
     }
 
     fn att(secs: i64, tuple: (&str, u16, &str, u16)) -> Attempt {
-        crate::synth::attempt(
+        crate::testkit::synth::attempt(
             secs as f64,
             tuple.0.parse().unwrap(),
             tuple.1,

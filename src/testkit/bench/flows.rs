@@ -12,8 +12,8 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use portent::synth::{self, CaptureWriter, Exporter, FlowRec};
-use portent::time::Ts;
+use crate::testkit::synth::{self, CaptureWriter, Exporter, FlowRec};
+use crate::time::Ts;
 
 use super::{public_v4, Rng, C2_PORTS, PCAP, SEED, START_SECS};
 

@@ -24,9 +24,9 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
 
-use portent::decode::{TCP_ACK, TCP_RST, TCP_SYN};
-use portent::synth::{CaptureFormat, CaptureWriter, SplitMix64};
-use portent::time::Ts;
+use crate::decode::{TCP_ACK, TCP_RST, TCP_SYN};
+use crate::testkit::synth::{CaptureFormat, CaptureWriter, SplitMix64};
+use crate::time::Ts;
 
 /// 2024-03-01T08:00:00Z, the first packet's time.
 pub const START_SECS: i64 = 1_709_280_000;
