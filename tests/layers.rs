@@ -145,10 +145,9 @@ fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
         .into_iter()
         .filter_map(|p| {
             let mut segs: Vec<&str> = p.split("::").collect();
-            let mut base: Vec<String> = match segs.first()? {
-                &"crate" => Vec::new(),
-                &"self" => module.to_vec(),
-                &"super" => module.to_vec(),
+            let mut base: Vec<String> = match *segs.first()? {
+                "crate" => Vec::new(),
+                "self" | "super" => module.to_vec(),
                 _ => return None,
             };
             if segs[0] == "crate" || segs[0] == "self" {
