@@ -139,7 +139,7 @@ fn read_one(
             report.note = Some("empty file, skipped".into());
             (Vec::new(), Exports::None)
         }
-        Err(SourceError::NotACapture { .. }) if input.from_dir => {
+        Err(SourceError::Unrecognized { .. }) if input.from_dir => {
             report.skipped.add(Skip::NotACapture, 1);
             report.note = Some("not a capture, skipped".into());
             (Vec::new(), Exports::None)

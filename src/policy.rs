@@ -93,7 +93,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy::from_toml(DEFAULT_POLICY, "<default policy>")
+        Policy::parse(DEFAULT_POLICY, "<default policy>", None)
             .expect("the shipped default policy parses (tested)")
     }
 }
@@ -191,13 +191,14 @@ impl Policy {
     /// Parses policy text over the shipped defaults. `origin` names the file
     /// in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Policy, String> {
+        Policy::parse(text, origin, Some(Policy::default()))
+    }
+
+    /// Parses policy text over `base` (`None`: the text is the whole
+    /// policy, as the shipped defaults are).
+    fn parse(text: &str, origin: &str, base: Option<Policy>) -> Result<Policy, String> {
         let raw: RawPolicy =
             toml::from_str(text).map_err(|e| format!("policy file {origin}: {e}"))?;
-        let base = if origin == "<default policy>" {
-            None
-        } else {
-            Some(Policy::default())
-        };
         let known_c2 = merge_ports(
             raw.ports.known_c2,
             raw.ports.known_c2_add,

@@ -19,9 +19,6 @@ pub enum Skip {
     /// beyond the bound, or a pcapng block length that is not a multiple of
     /// four or does not match its trailer); the reader resynchronised.
     BadRecordLength,
-    /// Bytes between records that did not parse and were scanned over while
-    /// resynchronising (counted in records, the bytes are in the warning).
-    Garbage,
     /// A pcapng block that could not be decoded (bad option, bad header).
     BadBlock,
     /// A packet on an interface whose link type portent does not decode.
@@ -41,10 +38,9 @@ pub enum Skip {
 }
 
 impl Skip {
-    pub const ALL: [Skip; 11] = [
+    pub const ALL: [Skip; 10] = [
         Skip::TruncatedRecord,
         Skip::BadRecordLength,
-        Skip::Garbage,
         Skip::BadBlock,
         Skip::UnknownLinktype,
         Skip::UnknownInterface,
@@ -60,7 +56,6 @@ impl Skip {
         match self {
             Skip::TruncatedRecord => "truncated_record",
             Skip::BadRecordLength => "bad_record_length",
-            Skip::Garbage => "garbage",
             Skip::BadBlock => "bad_block",
             Skip::UnknownLinktype => "unknown_linktype",
             Skip::UnknownInterface => "unknown_interface",

@@ -482,11 +482,14 @@ fn unreadable_inputs_exit_2_but_the_rest_is_processed() {
     assert_eq!(sum["inputs_unreadable"], 4);
     assert!(stderr.contains("empty.pcap: empty input"), "{stderr}");
     assert!(
-        stderr.contains(
-            "notes.pcap: offset 0: not a pcap or pcapng capture (first bytes 47 45 54 20"
-        ),
+        stderr
+            .contains("notes.pcap: offset 0: not an input portent reads (first bytes 47 45 54 20"),
         "{stderr}"
     );
+    // The error names every kind portent reads, not only captures.
+    for kind in ["pcapng", "IPFIX", "Sysmon", "EVTX", "gzip"] {
+        assert!(stderr.contains(kind), "{kind} not named: {stderr}");
+    }
     assert!(
         stderr.contains("short.pcap: offset 0: pcap file header cut short (6 of 24 bytes)"),
         "{stderr}"

@@ -20,7 +20,7 @@ use crate::time::Ts;
 #[command(
     name = "portent",
     version,
-    about = "Find outbound connections on non-standard ports (MITRE ATT&CK T1571) in packet captures",
+    about = "Find outbound connections on non-standard ports (MITRE ATT&CK T1571) in packet captures, flow exports and Sysmon logs",
     long_about = None
 )]
 pub struct Cli {
@@ -122,7 +122,9 @@ pub struct ScanArgs {
 
 #[derive(Args, Debug)]
 pub struct CommonArgs {
-    /// Captures (pcap, pcapng, gzip-compressed), directories, or - for stdin.
+    /// Inputs, recognised by content: packet captures (pcap, pcapng), flow
+    /// exports (NetFlow v5/v9, IPFIX), Sysmon logs (EVTX, XML, JSON,
+    /// syslog), any of them gzip-compressed; directories; - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
     /// Output format on stdout. Default: table on a terminal, jsonl otherwise.

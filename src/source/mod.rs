@@ -112,6 +112,10 @@ pub enum SourceError {
     Empty { name: String },
     #[error("{name}: offset 0: not a pcap or pcapng capture (first bytes {magic})")]
     NotACapture { name: String, magic: String },
+    #[error(
+        "{name}: offset 0: not an input portent reads (first bytes {magic}); it reads {KINDS}"
+    )]
+    Unrecognized { name: String, magic: String },
     #[error("{name}: offset {offset}: {what}")]
     BadHeader {
         name: String,
@@ -283,6 +287,11 @@ fn gunzip(name: &str, raw: &[u8]) -> Result<Data, SourceError> {
     }
 }
 
+/// Every kind of input [`open`] recognises, for the error on any other.
+pub const KINDS: &str = "pcap and pcapng captures (with NetFlow/IPFIX exports inside or not), \
+files of NetFlow v5/v9 or IPFIX export messages, and Sysmon logs (EVTX, event XML, \
+JSON lines as shippers and forwarders write them, syslog), each also gzip-compressed";
+
 /// An input read as what it holds, recognised by content.
 pub enum Loaded {
     /// A packet capture: its handshake signals, and any flow-export
@@ -361,7 +370,7 @@ fn read_data(
 ) -> Result<Loaded, SourceError> {
     match capture::read_capture_with_ports(name, &data, idx, flow_ports, progress) {
         Ok(out) => Ok(Loaded::Capture { data, out }),
-        Err(e @ SourceError::NotACapture { .. }) => {
+        Err(SourceError::NotACapture { magic, .. }) => {
             if let Some(format) = sysmon::sniff(&data) {
                 let log = sysmon::read(name, &data)?;
                 return Ok(Loaded::Sysmon {
@@ -372,7 +381,10 @@ fn read_data(
             }
             match flow::split_messages(&data) {
                 Some(split) => Ok(Loaded::FlowFile { data, split }),
-                None => Err(e),
+                None => Err(SourceError::Unrecognized {
+                    name: name.to_string(),
+                    magic,
+                }),
             }
         }
         Err(e) => Err(e),

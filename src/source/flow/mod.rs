@@ -347,7 +347,11 @@ impl FlowReader {
         for d in defs.drain(..) {
             match d {
                 TemplateDef::Define(id, t) => {
-                    let st = self.scopes.get_mut(&scope).expect("touched");
+                    // The message's scope was touched before its sets were
+                    // read; were it gone, there is nothing to define in.
+                    let Some(st) = self.scopes.get_mut(&scope) else {
+                        continue;
+                    };
                     if st.templates.len() >= MAX_TEMPLATES_PER_SCOPE
                         && !st.templates.contains_key(&id)
                     {
@@ -364,7 +368,9 @@ impl FlowReader {
                     self.replay(scope, id);
                 }
                 TemplateDef::Withdraw(id) => {
-                    let st = self.scopes.get_mut(&scope).expect("touched");
+                    let Some(st) = self.scopes.get_mut(&scope) else {
+                        continue;
+                    };
                     match id {
                         2 => st.templates.retain(|_, t| t.scope_fields > 0),
                         3 => st.templates.retain(|_, t| t.scope_fields == 0),
@@ -384,7 +390,9 @@ impl FlowReader {
 
     /// Decodes the data sets that were waiting for template `id`.
     fn replay(&mut self, scope: Scope, id: u16) {
-        let st = self.scopes.get_mut(&scope).expect("touched");
+        let Some(st) = self.scopes.get_mut(&scope) else {
+            return;
+        };
         if !st.pending.iter().any(|p| p.template == id) {
             return;
         }
@@ -409,7 +417,10 @@ impl FlowReader {
     /// Reads a data set; returns how many records it held, `None` when
     /// it waits for its template.
     fn data_set(&mut self, set: &Set<'_>, scope: Scope, ctx: &Ctx) -> Option<usize> {
-        let st = self.scopes.get_mut(&scope).expect("touched");
+        // A scope forgotten since its message was read has no templates.
+        let Some(st) = self.scopes.get_mut(&scope) else {
+            return Some(0);
+        };
         let Some(t) = st.templates.get(&set.id) else {
             if st.pending.len() < MAX_PENDING_SETS_PER_SCOPE
                 && self.pending_bytes + set.body.len() <= MAX_PENDING_BYTES
