@@ -419,6 +419,50 @@ fn packets_and_softflowd_flows_give_the_same_attempts() {
     }
 }
 
+/// A v5 export of real traffic replayed fast: both records of every
+/// connection start in the same millisecond, so pairing cannot go by time;
+/// every connection must still be oriented as the capture orients it, and
+/// the ties are counted.
+#[test]
+fn v5_of_traffic_replayed_fast_orients_every_connection_as_its_capture() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/softflowd");
+    let shared = common::shared_data();
+    for (name, capture) in [
+        ("emotet", "ndpi-tests/emotet.pcap"),
+        ("trickbot", "ndpi-tests/trickbot.pcap"),
+        ("tor", "ndpi-tests/tor.pcap"),
+        ("ratinfected", "chrissanders-packets/ratinfected.pcapng"),
+        (
+            "cryptowall4_c2",
+            "chrissanders-packets/cryptowall4_c2.pcapng",
+        ),
+    ] {
+        let fast = here.join(format!("{name}-v5fast.pcap"));
+        let fast = fast.to_str().unwrap();
+        let slow = here.join(format!("{name}-v5.pcap"));
+        let set = attempt_set(&[fast]);
+        assert!(!set.is_empty(), "{name}: no attempts");
+        assert_eq!(
+            set,
+            attempt_set(&[slow.to_str().unwrap()]),
+            "{name}: against v5 at speed"
+        );
+        if let Some(data) = &shared {
+            let p = data.join("c2-malware").join(capture);
+            assert_eq!(
+                attempt_set(&[p.to_str().unwrap()]),
+                set,
+                "{name}: against the capture"
+            );
+        }
+        let recs = conns(&[fast]);
+        let flows = &common::of_type(&recs, "summary")[0]["flows"];
+        let (ties, responders) = (&flows["pair_ties"], &flows["paired_responder_records"]);
+        assert!(ties.as_u64().unwrap() > 0, "{name}: {flows}");
+        assert!(ties.as_u64() <= responders.as_u64(), "{name}: {flows}");
+    }
+}
+
 /// A capture of one IPFIX exporter (templates, then data with one SYN
 /// record to 203.0.113.7:4444) sending to UDP `port`; each message padded
 /// with 4 zero bytes past its length, as some exporters pad datagrams, so

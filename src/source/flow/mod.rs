@@ -33,10 +33,10 @@ use crate::decode::{TCP_ACK, TCP_SYN};
 use crate::event::{Attempt, FiveTuple, FlowInfo, Origin};
 use crate::stats::{Warning, Warnings};
 use crate::time::Ts;
-use pair::{pair, reverse_initiated, TcpFlow};
+use pair::{pair, reverse_initiated, Paired, TcpFlow};
 use record::{uptime_to_utc, wanted, Ctx, RawRecord};
 
-pub use pair::{MAX_PAIR_CANDIDATES, PAIR_WINDOW};
+pub use pair::{MAX_PAIR_CANDIDATES, PAIR_TIE, PAIR_WINDOW};
 pub use sniff::{looks_like_export, split_messages, ExportRef, Split, COLLECTOR_PORTS};
 
 /// The most template scopes (exporter, port, version, observation domain)
@@ -71,6 +71,9 @@ pub struct FlowStats {
     pub tcp_records_without_flags: u64,
     /// Responder records paired with their initiator's (not attempts).
     pub paired_responder_records: u64,
+    /// Attempts whose two records started within a millisecond of each
+    /// other, their initiator told by flags and ports, not by time.
+    pub pair_ties: u64,
     /// Data sets that waited for their template and were decoded when it
     /// came.
     pub data_replayed: u64,
@@ -90,6 +93,13 @@ pub struct FlowStats {
 }
 
 impl FlowStats {
+    fn paired(&mut self, what: Paired) {
+        match what {
+            Paired::Responder => self.paired_responder_records += 1,
+            Paired::Tie => self.pair_ties += 1,
+        }
+    }
+
     /// Adds another input's counts (for the run's totals).
     pub fn add(&mut self, o: &FlowStats) {
         self.messages += o.messages;
@@ -98,6 +108,7 @@ impl FlowStats {
         self.continuation_records += o.continuation_records;
         self.tcp_records_without_flags += o.tcp_records_without_flags;
         self.paired_responder_records += o.paired_responder_records;
+        self.pair_ties += o.pair_ties;
         self.data_replayed += o.data_replayed;
         self.data_without_template += o.data_without_template;
         self.bad_messages += o.bad_messages;
@@ -600,13 +611,7 @@ impl FlowReader {
         let per_input = &mut self.per_input;
         let (attempts, _) = pair(
             self.flows,
-            |input| {
-                per_input
-                    .entry(input)
-                    .or_default()
-                    .0
-                    .paired_responder_records += 1
-            },
+            |input, what| per_input.entry(input).or_default().0.paired(what),
             |_| true,
             |_| true,
         );
@@ -665,13 +670,7 @@ impl FlowReader {
         let per_input = &mut self.per_input;
         let (attempts, held) = pair(
             flows,
-            |input| {
-                per_input
-                    .entry(input)
-                    .or_default()
-                    .0
-                    .paired_responder_records += 1
-            },
+            |input, what| per_input.entry(input).or_default().0.paired(what),
             |f| arrived(f.origin),
             |f| f.reverse.is_some() || f.flags & TCP_ACK == 0 || settled(f.origin),
         );
@@ -781,7 +780,7 @@ mod tests {
                 // An unanswered SYN-only attempt.
                 flow("10.0.0.6", 50001, "203.0.113.9", 9001, 12, 0x02),
             ],
-            |_| responders += 1,
+            |_, what| responders += u32::from(what == Paired::Responder),
             |_| true,
             |_| true,
         );
@@ -830,6 +829,69 @@ mod tests {
         assert_eq!(warnings.kept[0].frame, Some(3));
     }
 
+    /// Pairs `records` with everything arrived; the attempts' (src, sport,
+    /// dport) and how many ties were counted.
+    fn paired(records: Vec<TcpFlow>) -> (Vec<(String, u16, u16)>, u32) {
+        let mut ties = 0;
+        let (a, held) = pair(
+            records,
+            |_, what| ties += u32::from(what == Paired::Tie),
+            |_| true,
+            |_| true,
+        );
+        assert!(held.is_empty());
+        let a = a
+            .iter()
+            .map(|a| (a.tuple.src.to_string(), a.tuple.sport, a.tuple.dport))
+            .collect();
+        (a, ties)
+    }
+
+    fn at_ms(mut f: TcpFlow, ms: i64) -> TcpFlow {
+        f.start = Ts(ms * 1_000_000);
+        f
+    }
+
+    #[test]
+    fn ties_are_decided_by_flags_and_ports_never_by_record_order() {
+        // A LAN handshake in one millisecond: both records start at the
+        // same time with the same cumulative flags (SYN, ACK, PSH, FIN).
+        let client = at_ms(flow("10.0.0.5", 50000, "10.0.0.9", 8443, 0, 0x1b), 5);
+        let server = at_ms(flow("10.0.0.9", 8443, "10.0.0.5", 50000, 0, 0x1b), 5);
+        let want = vec![("10.0.0.5".to_string(), 50000, 8443)];
+        assert_eq!(
+            paired(vec![client.clone(), server.clone()]),
+            (want.clone(), 1)
+        );
+        assert_eq!(
+            paired(vec![server.clone(), client.clone()]),
+            (want.clone(), 1)
+        );
+        // Exporter jitter: the responder's record a millisecond earlier.
+        let early = at_ms(server.clone(), 4);
+        assert_eq!(
+            paired(vec![early.clone(), client.clone()]),
+            (want.clone(), 1)
+        );
+        assert_eq!(paired(vec![client.clone(), early]), (want, 1));
+        // Two millisecond apart is no tie: time decides.
+        let earlier = at_ms(server, 3);
+        assert_eq!(
+            paired(vec![client, earlier]),
+            (vec![("10.0.0.9".to_string(), 8443, 50000)], 0)
+        );
+        // Flags before ports: a SYN without ACK is the initiator's record
+        // even from the lower port (the answer holds SYN and ACK).
+        let syn = at_ms(flow("10.0.0.5", 2000, "10.0.0.9", 40000, 0, 0x02), 7);
+        let syn_ack = at_ms(flow("10.0.0.9", 40000, "10.0.0.5", 2000, 0, 0x12), 7);
+        let want = vec![("10.0.0.5".to_string(), 2000, 40000)];
+        assert_eq!(
+            paired(vec![syn_ack.clone(), syn.clone()]),
+            (want.clone(), 1)
+        );
+        assert_eq!(paired(vec![syn, syn_ack]), (want, 1));
+    }
+
     #[test]
     fn records_not_ready_wait_unless_their_other_half_is_ready() {
         let mut responders = 0;
@@ -843,7 +905,7 @@ mod tests {
                 flow("10.0.0.5", 50000, "203.0.113.9", 4444, 10, 0x1a),
                 unready,
             ],
-            |_| responders += 1,
+            |_, what| responders += u32::from(what == Paired::Responder),
             |f| f.origin.frame < 5,
             |_| true,
         );

@@ -11,6 +11,22 @@ use crate::time::Ts;
 /// Two one-way records of one connection start within this of each other.
 pub const PAIR_WINDOW: Ts = Ts(60 * Ts::NANOS_PER_SEC);
 
+/// Two records of one connection that start at most this far apart are a
+/// tie, whichever came first: NetFlow v5 keeps milliseconds of uptime, a
+/// LAN handshake fits in one millisecond, and an exporter's jitter can put
+/// the responder's record a millisecond before the initiator's. A tie is
+/// decided by [`tie_initiator`], never by the records' order.
+pub const PAIR_TIE: Ts = Ts(Ts::NANOS_PER_SEC / 1000);
+
+/// What pairing counts, per input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Paired {
+    /// A responder's record went with its initiator's (not an attempt).
+    Responder,
+    /// An attempt whose pair was a tie, decided by flags and ports.
+    Tie,
+}
+
 /// A TCP flow record, reduced to what portent uses.
 #[derive(Clone, Debug)]
 pub(super) struct TcpFlow {
@@ -33,8 +49,6 @@ pub(super) struct TcpFlow {
 /// client with a low ephemeral port (Windows XP: 1025–5000) calling a
 /// higher service port is turned the wrong way.
 pub(super) fn reverse_initiated(f: &TcpFlow, rev_packets: u64, rev_flags: u8) -> bool {
-    let syn_only = |fl: u8| fl & TCP_SYN != 0 && fl & TCP_ACK == 0;
-    let syn_ack = |fl: u8| fl & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
     if rev_packets == 0 && rev_flags == 0 {
         return false;
     }
@@ -47,8 +61,47 @@ pub(super) fn reverse_initiated(f: &TcpFlow, rev_packets: u64, rev_flags: u8) ->
     if f.flags & TCP_SYN == 0 && rev_flags & TCP_SYN != 0 {
         return true;
     }
-    let (sp, dp) = (f.tuple.sport, f.tuple.dport);
-    sp < dp && dp >= 1024 && sp < 32768
+    source_is_service(f.tuple.sport, f.tuple.dport)
+}
+
+/// A record's cumulative flags hold SYN without ACK: only an initiator
+/// that was never answered, or whose exporter saw only its first segment,
+/// sends that.
+fn syn_only(flags: u8) -> bool {
+    flags & TCP_SYN != 0 && flags & TCP_ACK == 0
+}
+
+fn syn_ack(flags: u8) -> bool {
+    flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK
+}
+
+/// Whether a record's source port looks like the service side: the lower
+/// of the two, below the ephemeral ranges (Linux 32768 up, Windows 49152
+/// up), while the destination port is not a well-known one.
+fn source_is_service(sport: u16, dport: u16) -> bool {
+    sport < dport && dport >= 1024 && sport < 32768
+}
+
+/// Of two one-way records of one connection in a tie ([`PAIR_TIE`]),
+/// whether `f` is the initiator's: by the evidence biflows are oriented
+/// with (a record with SYN and no ACK, then the side whose source port
+/// looks like the service), and only when neither tells, the record from
+/// the higher port (an ephemeral port), then the higher address, so that
+/// the answer never depends on which record came first.
+fn tie_initiator(f: &TcpFlow, g: &TcpFlow) -> bool {
+    match (syn_only(f.flags), syn_only(g.flags)) {
+        (true, false) => return true,
+        (false, true) => return false,
+        _ => {}
+    }
+    let (f_service, g_service) = (
+        source_is_service(f.tuple.sport, f.tuple.dport),
+        source_is_service(g.tuple.sport, g.tuple.dport),
+    );
+    if f_service != g_service {
+        return g_service;
+    }
+    (f.tuple.sport, f.tuple.src) > (g.tuple.sport, g.tuple.src)
 }
 
 /// How many records of the same two endpoints after one record are looked
@@ -58,16 +111,17 @@ pub const MAX_PAIR_CANDIDATES: usize = 64;
 
 /// Pairs one-way records of the same connection (A→B and B→A, both with
 /// SYN, starting within [`PAIR_WINDOW`]): the earlier one is the initiator
-/// and is answered; the other is dropped. Equal start times: the record from
-/// the higher (ephemeral) port is the initiator's. Returns the attempts in
-/// (time, origin, tuple) order.
+/// and is answered; the other is dropped. Records in a tie ([`PAIR_TIE`])
+/// are decided by [`tie_initiator`]. `count` hears of each responder
+/// record dropped and each attempt from a tie, by input. Returns the
+/// attempts in (time, origin, tuple) order.
 ///
 /// Records are grouped by their unordered pair of endpoints through one
 /// sort of indices (no map, no allocation per connection), then each group
 /// is walked in start order.
 pub(super) fn pair(
     flows: Vec<TcpFlow>,
-    mut responder_taken: impl FnMut(u32),
+    mut count: impl FnMut(u32, Paired),
     arrived: impl Fn(&TcpFlow) -> bool,
     alone_ok: impl Fn(&TcpFlow) -> bool,
 ) -> (Vec<Attempt>, Vec<TcpFlow>) {
@@ -90,6 +144,7 @@ pub(super) fn pair(
     keyed.sort_unstable();
     let mut responder = vec![false; flows.len()];
     let mut answered = vec![false; flows.len()];
+    let mut tie = vec![false; flows.len()];
     // The other half of a paired record: the two are taken together.
     let mut partner = vec![u32::MAX; flows.len()];
     for group in keyed.chunk_by(|a, b| a.0 == b.0) {
@@ -115,11 +170,16 @@ pub(super) fn pair(
                 .find(|&j| flows[j].tuple == want && !responder[j] && !answered[j]);
             if let Some(j) = found {
                 let g = &flows[j];
-                let i_first =
-                    f.start < g.start || (f.start == g.start && f.tuple.sport > f.tuple.dport);
+                let tied = f.start.abs_diff(g.start) <= PAIR_TIE.0 as u64;
+                let i_first = if tied {
+                    tie_initiator(f, g)
+                } else {
+                    f.start < g.start
+                };
                 let (init, resp) = if i_first { (i, j) } else { (j, i) };
                 responder[resp] = true;
                 answered[init] = true;
+                tie[init] = tied;
                 partner[i] = j as u32;
                 partner[j] = i as u32;
             }
@@ -139,8 +199,11 @@ pub(super) fn pair(
             continue;
         }
         if responder[i] {
-            responder_taken(f.origin.input);
+            count(f.origin.input, Paired::Responder);
             continue;
+        }
+        if tie[i] {
+            count(f.origin.input, Paired::Tie);
         }
         let answered = answered[i]
             || f.flags & TCP_ACK != 0
