@@ -66,18 +66,34 @@ pub const TCP_SYN: u8 = 0x02;
 pub const TCP_ACK: u8 = 0x10;
 pub const TCP_RST: u8 = 0x04;
 
-/// The parts of a handshake segment portent keeps.
+/// The parts of a TCP segment portent keeps: enough to find handshakes
+/// and to account for connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TcpSeg {
+pub struct TcpSeg<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub sport: u16,
     pub dport: u16,
     pub seq: u32,
     pub flags: u8,
-    /// `None` when the segment was cut by the snap length, so the checksum
-    /// could not be verified.
+    /// Checked for handshake segments only ([`TcpSeg::is_handshake`]);
+    /// `None` when it was not checked or the segment was cut by the snap
+    /// length.
     pub checksum_ok: Option<bool>,
+    /// The IP packet's length as its header says it (IPv4 total length,
+    /// IPv6 40 + payload length), whatever was captured.
+    pub ip_len: u32,
+    /// The TCP payload's length as the headers say it.
+    pub payload_len: u32,
+    /// The TCP payload as far as it was captured (in place in the packet).
+    pub payload: &'a [u8],
+}
+
+impl TcpSeg<'_> {
+    /// A SYN or SYN-ACK (a SYN with RST is neither).
+    pub fn is_handshake(&self) -> bool {
+        self.flags & TCP_SYN != 0 && self.flags & TCP_RST == 0
+    }
 }
 
 /// A UDP datagram that is not a tunnel portent follows: flow exports
@@ -97,10 +113,8 @@ pub struct UdpDgram<'a> {
 pub enum Decoded<'a> {
     /// Not TCP (or a later IP fragment): nothing for portent.
     Other,
-    /// A TCP segment that is not part of a handshake.
-    Tcp,
-    /// A SYN or SYN-ACK.
-    Handshake(TcpSeg),
+    /// A TCP segment.
+    Tcp(TcpSeg<'a>),
     /// A UDP datagram (not a followed tunnel).
     Udp(UdpDgram<'a>),
 }
@@ -260,7 +274,15 @@ fn ip_full(data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
     }
     let body = payload.payload;
     match payload.ip_number {
-        IpNumber::TCP => tcp(&slice, body, payload.incomplete),
+        IpNumber::TCP => {
+            let ip_len = match &slice {
+                LaxIpSlice::Ipv4(v4) => u32::from(v4.header().total_len()),
+                LaxIpSlice::Ipv6(v6) => 40 + u32::from(v6.header().payload_length()),
+            };
+            let hdr = (body.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
+            let (src, dst) = addrs(&slice);
+            tcp(src, dst, body, ip_len, hdr as u32, payload.incomplete)
+        }
         IpNumber::IPV4 | IpNumber::IPV6 => ip(body, depth + 1),
         IpNumber::GRE => gre(body, depth + 1),
         IpNumber::UDP => {
@@ -274,14 +296,14 @@ fn ip_full(data: &[u8], depth: u32) -> Result<Decoded<'_>, Skip> {
 /// Most packets in a capture are TCP segments that are not handshakes, in
 /// unfragmented IPv4 or in IPv6 without extension headers. This settles
 /// those from a few header bytes, without building the full IP slice: it
-/// answers `Some(Decoded::Tcp)` only where [`ip`] would give the same answer
-/// (header lengths within the packet, a whole TCP header present, SYN clear
-/// or RST set), and `None` for everything else, which takes the full path.
+/// answers only where [`ip`] would give the same answer (header lengths
+/// within the packet, a whole TCP header present, SYN clear or RST set),
+/// and `None` for everything else, which takes the full path.
 #[inline]
-fn plain_tcp_fast_path(d: &[u8]) -> Option<Decoded<'static>> {
+fn plain_tcp_fast_path(d: &[u8]) -> Option<Decoded<'_>> {
     const TCP: u8 = 6;
     let first = *d.first()?;
-    let seg_start = match first >> 4 {
+    let (src, dst, seg_start, ip_len) = match first >> 4 {
         4 => {
             let ihl = usize::from(first & 0x0f) * 4;
             let total = usize::from(u16::from_be_bytes([*d.get(2)?, *d.get(3)?]));
@@ -293,19 +315,34 @@ fn plain_tcp_fast_path(d: &[u8]) -> Option<Decoded<'static>> {
             if total < ihl + 14 {
                 return None;
             }
-            ihl
+            let a: [u8; 4] = d[12..16].try_into().ok()?;
+            let b: [u8; 4] = d[16..20].try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b), ihl, total)
         }
         6 => {
             let payload = usize::from(u16::from_be_bytes([*d.get(4)?, *d.get(5)?]));
             if *d.get(6)? != TCP || payload < 14 || 40 + payload > d.len() {
                 return None;
             }
-            40
+            let a: [u8; 16] = d[8..24].try_into().ok()?;
+            let b: [u8; 16] = d[24..40].try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b), 40, 40 + payload)
         }
         _ => return None,
     };
     let flags = *d.get(seg_start + 13)?;
-    (flags & TCP_SYN == 0 || flags & TCP_RST != 0).then_some(Decoded::Tcp)
+    if flags & TCP_SYN != 0 && flags & TCP_RST == 0 {
+        return None;
+    }
+    tcp(
+        src,
+        dst,
+        &d[seg_start..ip_len],
+        ip_len as u32,
+        seg_start as u32,
+        false,
+    )
+    .ok()
 }
 
 /// GRE version 0 (RFC 2784/2890): flags say which optional words follow.
@@ -367,29 +404,39 @@ fn udp(src: IpAddr, dst: IpAddr, data: &[u8], depth: u32) -> Result<Decoded<'_>,
     }))
 }
 
-fn tcp(ip: &LaxIpSlice<'_>, seg: &[u8], incomplete: bool) -> Result<Decoded<'static>, Skip> {
+/// A TCP segment `seg` (as far as captured) of an IP packet `ip_len` long
+/// whose TCP header starts `hdr` bytes in.
+fn tcp(
+    src: IpAddr,
+    dst: IpAddr,
+    seg: &[u8],
+    ip_len: u32,
+    hdr: u32,
+    incomplete: bool,
+) -> Result<Decoded<'_>, Skip> {
     if seg.len() < 14 {
         return Err(Skip::ShortTcpHeader);
     }
     let flags = seg[13];
-    if flags & TCP_SYN == 0 || flags & TCP_RST != 0 {
-        return Ok(Decoded::Tcp);
-    }
-    let (src, dst) = addrs(ip);
-    let checksum_ok = if incomplete || seg.len() < 20 {
-        None
-    } else {
-        Some(tcp_checksum(src, dst, seg) == 0)
-    };
-    Ok(Decoded::Handshake(TcpSeg {
+    // The data offset, in 32-bit words; below 5 is no valid header, and the
+    // payload is then taken to start after the fixed 20 bytes.
+    let doff = (usize::from(seg[12] >> 4) * 4).max(20);
+    let mut s = TcpSeg {
         src,
         dst,
         sport: u16::from_be_bytes([seg[0], seg[1]]),
         dport: u16::from_be_bytes([seg[2], seg[3]]),
         seq: u32::from_be_bytes([seg[4], seg[5], seg[6], seg[7]]),
         flags,
-        checksum_ok,
-    }))
+        checksum_ok: None,
+        ip_len,
+        payload_len: ip_len.saturating_sub(hdr).saturating_sub(doff as u32),
+        payload: seg.get(doff..).unwrap_or_default(),
+    };
+    if s.is_handshake() && !incomplete && seg.len() >= 20 {
+        s.checksum_ok = Some(tcp_checksum(src, dst, seg) == 0);
+    }
+    Ok(Decoded::Tcp(s))
 }
 
 /// The one's-complement sum over the pseudo header and the segment; zero
@@ -440,7 +487,7 @@ mod tests {
 
     fn expect_syn(d: Result<Decoded, Skip>) -> TcpSeg {
         match d {
-            Ok(Decoded::Handshake(s)) => s,
+            Ok(Decoded::Tcp(s)) if s.is_handshake() => s,
             other => panic!("expected a handshake segment, got {other:?}"),
         }
     }
@@ -516,7 +563,11 @@ mod tests {
         ext[4..6].copy_from_slice(&plen.to_be_bytes());
         ext.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
         ext.extend_from_slice(&v6[40..]);
-        assert_eq!(expect_syn(decode(linktype::RAW, &ext)), s);
+        let with_ext = TcpSeg {
+            ip_len: s.ip_len + 8,
+            ..s
+        };
+        assert_eq!(expect_syn(decode(linktype::RAW, &ext)), with_ext);
 
         // 6in4: IPv4 protocol 41 carrying the IPv6 packet.
         let outer = synth::ipv4_wrap(

@@ -628,7 +628,13 @@ fn chunked_reading_equals_sequential_reading() {
         seeds.push(w.finish().unwrap());
     }
     let key = |o: &portent::source::walk::CaptureOutput| {
-        (o.signals.clone(), o.stats.clone(), o.warnings.kept.clone())
+        (
+            o.signals.clone(),
+            o.stats.clone(),
+            o.warnings.kept.clone(),
+            o.conns.conns.clone(),
+            o.conns.stats,
+        )
     };
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut rnd = || {
@@ -668,6 +674,10 @@ fn chunked_reading_equals_sequential_reading() {
         );
         let whole = read_capture_chunked("t", seed, 0, &|_| {}, usize::MAX).unwrap();
         assert_eq!(whole.chunks, 1);
+        assert!(
+            whole.conns.conns.len() >= traffic().len() / 4,
+            "connections tracked"
+        );
         assert_eq!(whole.stats.packets, 60 * traffic().len() as u64);
         assert_eq!(
             whole.signals.last().unwrap().origin.frame,

@@ -1087,3 +1087,102 @@ fn every_capture_reads_without_error_or_crash() {
     }
     report("reading every capture", &problems);
 }
+
+/// Connection accounting against Zeek: on every Zeek baseline, each TCP
+/// connection that began with a SYN (history starting with `S`) is found
+/// by portent's connection table with Zeek's `conn_state`, packets, IP
+/// bytes and payload bytes (by sequence numbers). The agreement is printed
+/// per field; at least 90 % of connections must agree on all of them.
+#[test]
+fn connection_accounting_agrees_with_zeek() {
+    let Some(root) = oracles() else { return };
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("zeek"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("expected.conn.log").is_file())
+        .collect();
+    dirs.sort();
+    let fields = [
+        "conn_state",
+        "orig_pkts",
+        "resp_pkts",
+        "orig_ip_bytes",
+        "resp_ip_bytes",
+        "orig_bytes",
+        "resp_bytes",
+    ];
+    let (mut total, mut whole) = (0, 0);
+    let mut per_field = BTreeMap::new();
+    let mut problems = Vec::new();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let cap = &captures_in(&dir)[0];
+        let data = portent::source::load(&portent::source::Input {
+            name: name.clone(),
+            path: Some(cap.clone()),
+            from_dir: false,
+        })
+        .unwrap();
+        let out = portent::source::capture::read_capture(&name, &data, 0, &|_| {}).unwrap();
+        let (conns, _) = out.conns.finish();
+        let text = fs::read_to_string(dir.join("expected.conn.log")).unwrap();
+        for row in zeek_rows(&text) {
+            let (Some(proto), Some(history)) = (row.get("proto"), row.get("history")) else {
+                continue;
+            };
+            if proto != "tcp" || !history.starts_with('S') {
+                continue;
+            }
+            let t: Tuple = (
+                ip(&row["id.orig_h"]),
+                row["id.orig_p"].parse().unwrap(),
+                ip(&row["id.resp_h"]),
+                row["id.resp_p"].parse().unwrap(),
+            );
+            total += 1;
+            let Some(c) = conns.iter().find(|c| {
+                let u = c.tuple();
+                (u.src, u.sport, u.dst, u.dport) == t
+            }) else {
+                problems.push(format!("{name}: {} not found", show(&t)));
+                continue;
+            };
+            let (o, r) = c.sides();
+            let ours = [
+                c.state().to_string(),
+                o.pkts.to_string(),
+                r.pkts.to_string(),
+                o.ip_bytes.to_string(),
+                r.ip_bytes.to_string(),
+                o.bytes().to_string(),
+                r.bytes().to_string(),
+            ];
+            let mut all = true;
+            for (f, mine) in fields.iter().zip(&ours) {
+                let same = &row[*f] == mine;
+                *per_field.entry(*f).or_insert(0) += u32::from(same);
+                if !same {
+                    all = false;
+                    problems.push(format!(
+                        "{name}: {} {f}: Zeek {}, portent {mine}",
+                        show(&t),
+                        row[*f]
+                    ));
+                }
+            }
+            whole += u32::from(all);
+        }
+    }
+    eprintln!("connections that began with a SYN: {total}; all fields agree: {whole}");
+    for (f, n) in &per_field {
+        eprintln!("  {f}: {n}/{total}");
+    }
+    for p in &problems {
+        eprintln!("  {p}");
+    }
+    assert!(total >= 10, "only {total} connections in the baselines");
+    assert!(
+        whole as f64 >= 0.9 * total as f64,
+        "{whole} of {total} agree on every field"
+    );
+}

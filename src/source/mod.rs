@@ -6,6 +6,7 @@
 //! stdin are read into memory (bounded by [`MAX_IN_MEMORY_INPUT`]).
 
 pub mod capture;
+pub mod conn;
 pub mod flow;
 pub mod netflow;
 pub mod pcap;

@@ -15,6 +15,7 @@ use crate::event::{FiveTuple, Origin, Proto, SignalKind, TcpSignal};
 use crate::stats::{CaptureStats, Skip, Warning, Warnings};
 use crate::time::Ts;
 
+use super::conn::ConnTable;
 use super::flow::{self, ExportRef};
 use super::Format;
 
@@ -45,6 +46,8 @@ pub struct CaptureOutput {
     pub export_bytes: Vec<u8>,
     pub stats: CaptureStats,
     pub warnings: Warnings,
+    /// Every TCP connection, both directions.
+    pub conns: ConnTable,
 }
 
 /// Receives each packet the container readers find.
@@ -99,9 +102,13 @@ impl<'p> PacketSink<'p> {
         self.out.stats.packets += 1;
         match decode::decode(linktype, data) {
             Ok(Decoded::Other) => {}
-            Ok(Decoded::Tcp) => self.out.stats.tcp += 1,
-            Ok(Decoded::Handshake(seg)) => {
+            Ok(Decoded::Tcp(seg)) => {
                 self.out.stats.tcp += 1;
+                let at = self.offset_in_input(seg.payload);
+                self.out.conns.segment(ts, &seg, at);
+                if !seg.is_handshake() {
+                    return;
+                }
                 let kind = if seg.flags & TCP_ACK == 0 {
                     self.out.stats.syns += 1;
                     if seg.checksum_ok == Some(false) {
@@ -134,13 +141,10 @@ impl<'p> PacketSink<'p> {
                 if flow::looks_like_export(u.payload, self.flow_ports.contains(&u.dport)) {
                     // Decoding is in place, so the datagram lies in the
                     // input; only if it ever did not is it copied.
-                    let base = self.data.as_ptr() as usize;
-                    let at = (u.payload.as_ptr() as usize).wrapping_sub(base);
-                    let in_input = at
-                        .checked_add(u.payload.len())
-                        .is_some_and(|end| end <= self.data.len());
-                    let start = if in_input {
-                        at
+                    let at = self.offset_in_input(u.payload);
+                    let in_input = at.is_some();
+                    let start = if let Some(at) = at {
+                        at as usize
                     } else {
                         let s = self.out.export_bytes.len();
                         self.out.export_bytes.extend_from_slice(u.payload);
@@ -159,6 +163,15 @@ impl<'p> PacketSink<'p> {
             }
             Err(reason) => self.skip_packet(reason, linktype, frame, offset),
         }
+    }
+
+    /// Where `bytes` (a slice of a packet) lie in the input, when they do:
+    /// decoding is in place, so they always should.
+    #[inline]
+    fn offset_in_input(&self, bytes: &[u8]) -> Option<u64> {
+        let at = (bytes.as_ptr() as usize).wrapping_sub(self.data.as_ptr() as usize);
+        let end = at.checked_add(bytes.len())?;
+        (end <= self.data.len()).then_some(at as u64)
     }
 
     #[cold]
@@ -312,6 +325,7 @@ pub fn read_records(
                     }
                 }
                 out.signals.append(&mut part.signals);
+                out.conns.merge(part.conns);
                 out.stats.merge(&part.stats);
                 out.warnings.merge(part.warnings);
                 base += frames;
@@ -325,6 +339,7 @@ pub fn read_records(
     sink.reported = first as u64;
     walker.walk(first, len, true, &mut sink);
     let (mut out, _) = sink.finish(len as u64);
+    out.conns = std::mem::take(&mut out.conns).settled();
     out.stats.bytes = len as u64;
     out.chunks = 1;
     out

@@ -1,0 +1,678 @@
+//! Connections: both directions of every TCP connection a capture shows,
+//! accounted as Zeek's conn.log accounts them (packets, IP bytes, payload
+//! bytes by sequence numbers, how it ended), with references to the first
+//! payload bytes of each direction so the service can be told from content.
+//!
+//! Written by hand because no crate tracks connections over a mapped
+//! capture in parallel chunks: each walk keeps a [`ConnTable`] (one hash
+//! lookup per TCP segment, one allocation per connection, none per
+//! packet); the tables of consecutive chunks are merged with
+//! [`ConnTable::merge`] by the same rule a single walk applies, so a
+//! parallel read gives what a sequential one gives. Payload is never
+//! copied while walking: a connection keeps where its first segments lie
+//! in the input ([`SegRef`]), read once the walk is done
+//! ([`Conn::payload`]).
+//!
+//! What one connection costs while tracked: [`CONN_BYTES`], 524 bytes on
+//! x86_64 (its key, counts, and up to [`MAX_SEGS`] payload references per
+//! direction), plus the hash table's slot.
+
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use crate::decode::{TcpSeg, TCP_ACK, TCP_RST, TCP_SYN};
+use crate::event::FiveTuple;
+use crate::time::Ts;
+
+/// FIN flag bit.
+const TCP_FIN: u8 = 0x01;
+
+/// Payload bytes kept per direction, from the start of its stream: enough
+/// for a TLS ClientHello, a ServerHello with its certificate chain's first
+/// certificate, a banner or a request line and headers.
+pub const PAYLOAD_BYTES: usize = 8 << 10;
+
+/// Payload segments referenced per direction. A server's first flight
+/// (ServerHello, Certificate) fits in a few full-size segments; later
+/// segments of the first [`PAYLOAD_BYTES`] are dropped past this.
+pub const MAX_SEGS: usize = 8;
+
+/// Connections tracked per walk. A capture with more (a scan, a flood) has
+/// the rest counted under [`ConnStats::untracked_segments`], never
+/// dropped silently; handshakes and attempts are still read.
+pub const MAX_CONNS: usize = 4_000_000;
+
+/// A connection quiet this long is over: the next packet of the same
+/// endpoints starts a new one (Zeek's TCP inactivity timeout).
+pub const IDLE: Ts = Ts(300 * Ts::NANOS_PER_SEC);
+
+/// What one tracked connection costs in memory, in bytes (checked by a
+/// test against the type's size).
+pub const CONN_BYTES: usize = std::mem::size_of::<Conn>() + std::mem::size_of::<(Key, u32)>();
+
+// The figure the docs give for one connection.
+const _: () = assert!(CONN_BYTES <= 640);
+
+/// The endpoints, lower one first, so both directions find one entry.
+type Key = (IpAddr, u16, IpAddr, u16);
+
+/// Where one payload segment lies in the input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegRef {
+    /// Offset of the payload in the input's bytes.
+    pub at: u64,
+    pub seq: u32,
+    pub len: u32,
+}
+
+/// One direction of a connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Side {
+    pub pkts: u64,
+    pub ip_bytes: u64,
+    /// Every flag this side sent.
+    pub flags: u8,
+    /// The sequence number of its first SYN (with or without ACK).
+    pub isn: Option<u32>,
+    /// Sent a SYN without ACK; sent a SYN with ACK.
+    pub syn: bool,
+    pub synack: bool,
+    /// Sent a segment with ACK and without SYN.
+    pub acked: bool,
+    /// Where its stream starts (after its first SYN, or at its first
+    /// segment's sequence number), and the furthest byte its segments
+    /// other than SYNs and RSTs reached, relative to it.
+    pub base: Option<u32>,
+    pub end: Option<i64>,
+    /// Where its first FIN sits, relative to `base`: the FIN takes a
+    /// sequence number, which is no payload byte.
+    pub fin_at: Option<i64>,
+    pub segs: [SegRef; MAX_SEGS],
+    pub nsegs: u8,
+}
+
+impl Side {
+    fn sent(&self) -> bool {
+        self.pkts > 0
+    }
+
+    /// Payload bytes by sequence numbers, as Zeek counts them.
+    pub fn bytes(&self) -> u64 {
+        let end = self.end.unwrap_or(0);
+        let end = self.fin_at.map_or(end, |f| end.min(f));
+        end.max(0) as u64
+    }
+
+    fn add(&mut self, seg: &TcpSeg<'_>, at: Option<u64>) {
+        self.pkts += 1;
+        self.ip_bytes += u64::from(seg.ip_len);
+        self.flags |= seg.flags;
+        if seg.flags & TCP_SYN != 0 {
+            self.isn.get_or_insert(seg.seq);
+            if seg.flags & TCP_ACK != 0 {
+                self.synack = true;
+            } else if seg.flags & TCP_RST == 0 {
+                self.syn = true;
+            }
+            self.base.get_or_insert(seg.seq.wrapping_add(1));
+            return;
+        }
+        if seg.flags & TCP_ACK != 0 {
+            self.acked = true;
+        }
+        let base = *self.base.get_or_insert(seg.seq);
+        let rel = i64::from(seg.seq.wrapping_sub(base) as i32);
+        // Every segment says how far the stream got, data or not (an ACK
+        // after bytes the capture missed still advances it); a RST's
+        // sequence number need not.
+        if seg.flags & TCP_RST == 0 {
+            let reached = rel + i64::from(seg.payload_len);
+            self.end = Some(self.end.map_or(reached, |e| e.max(reached)));
+        }
+        if seg.flags & TCP_FIN != 0 && self.fin_at.is_none() {
+            self.fin_at = Some(rel + i64::from(seg.payload_len));
+        }
+        if seg.payload_len == 0 {
+            return;
+        }
+        if let Some(at) = at {
+            let useful = rel < PAYLOAD_BYTES as i64 && rel + i64::from(seg.payload_len) > 0;
+            if useful && usize::from(self.nsegs) < MAX_SEGS && !seg.payload.is_empty() {
+                self.segs[usize::from(self.nsegs)] = SegRef {
+                    at,
+                    seq: seg.seq,
+                    len: seg.payload.len() as u32,
+                };
+                self.nsegs += 1;
+            }
+        }
+    }
+
+    /// Adds a later stretch of the same direction (the next chunk's).
+    fn merge(&mut self, o: &Side) {
+        self.pkts += o.pkts;
+        self.ip_bytes += o.ip_bytes;
+        self.flags |= o.flags;
+        self.acked |= o.acked;
+        self.syn |= o.syn;
+        self.synack |= o.synack;
+        self.isn = self.isn.or(o.isn);
+        match (self.base, o.base) {
+            (None, _) => {
+                self.base = o.base;
+                self.end = o.end;
+                self.fin_at = o.fin_at;
+            }
+            (Some(b), Some(ob)) => {
+                let shift = i64::from(ob.wrapping_sub(b) as i32);
+                if let Some(e) = o.end {
+                    self.end = Some(self.end.map_or(shift + e, |s| s.max(shift + e)));
+                }
+                if self.fin_at.is_none() {
+                    self.fin_at = o.fin_at.map(|f| f + shift);
+                }
+            }
+            (Some(_), None) => {}
+        }
+        let base = self.base;
+        let useful = |s: &SegRef| {
+            base.is_some_and(|b| {
+                let rel = i64::from(s.seq.wrapping_sub(b) as i32);
+                rel < PAYLOAD_BYTES as i64 && rel + i64::from(s.len) > 0
+            })
+        };
+        for s in o.segs[..usize::from(o.nsegs)].iter().filter(|s| useful(s)) {
+            if usize::from(self.nsegs) < MAX_SEGS {
+                self.segs[usize::from(self.nsegs)] = *s;
+                self.nsegs += 1;
+            }
+        }
+    }
+}
+
+/// One TCP connection: `a` is the endpoint of the key's first address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conn {
+    key: Key,
+    /// The earliest and latest packet times.
+    pub first: Ts,
+    pub last: Ts,
+    /// The times of its first and of its latest packet in input order (the
+    /// same as `first` and `last` unless the capture's clock jumped):
+    /// whether a connection went quiet is judged by these, so that a
+    /// timestamp out of order splits it the same way in chunks as whole.
+    opened: Ts,
+    latest: Ts,
+    /// The sides, `a` to `b` and `b` to `a`.
+    pub ab: Side,
+    pub ba: Side,
+    /// Who sent the first packet.
+    a_first: bool,
+    /// The first packet was a SYN without ACK: whether `a` sent it, and
+    /// its sequence number.
+    opens_with_syn: Option<(bool, u32)>,
+}
+
+impl Conn {
+    fn new(key: Key, ts: Ts, a_sent: bool, seg: &TcpSeg<'_>) -> Conn {
+        let pure_syn = seg.flags & TCP_SYN != 0 && seg.flags & (TCP_ACK | TCP_RST) == 0;
+        Conn {
+            key,
+            first: ts,
+            last: ts,
+            opened: ts,
+            latest: ts,
+            ab: Side::default(),
+            ba: Side::default(),
+            a_first: a_sent,
+            opens_with_syn: pure_syn.then_some((a_sent, seg.seq)),
+        }
+    }
+
+    /// Whether a packet at `ts` (a SYN without ACK: its sender, `a` or
+    /// not, and sequence number) may start a new connection: after
+    /// [`IDLE`] of quiet, or a SYN its sender's first SYN here does not
+    /// match. A walk starts a connection there and [`ConnTable::merge`]
+    /// decides with [`Conn::continued_by`] once everything before is
+    /// known; where this says no, nothing before could say otherwise.
+    fn may_end_before(&self, ts: Ts, syn: Option<(bool, u32)>) -> bool {
+        if ts.0.saturating_sub(self.latest.0) > IDLE.0 {
+            return true;
+        }
+        match syn {
+            None => false,
+            Some((by_a, seq)) => self.side(by_a).isn != Some(seq),
+        }
+    }
+
+    /// Whether `next`, begun after this connection's last packet so far,
+    /// is the same connection: not after [`IDLE`], and either it does not
+    /// open with a SYN, or the SYN retransmits its sender's first one here,
+    /// or is that side's first packet at all (simultaneous open).
+    fn continued_by(&self, next: &Conn) -> bool {
+        if next.opened.0.saturating_sub(self.latest.0) > IDLE.0 {
+            return false;
+        }
+        let Some((by_a, seq)) = next.opens_with_syn else {
+            return true;
+        };
+        let side = self.side(by_a);
+        match side.isn {
+            Some(isn) => isn == seq,
+            None => side.pkts == 0,
+        }
+    }
+
+    fn side(&self, a: bool) -> &Side {
+        if a {
+            &self.ab
+        } else {
+            &self.ba
+        }
+    }
+
+    /// Whether `a` is the originator: the side that sent a SYN without
+    /// ACK, else the one that did not send the SYN-ACK, else the one that
+    /// sent first.
+    fn a_is_orig(&self) -> bool {
+        match (self.ab.syn, self.ba.syn) {
+            (true, false) => return true,
+            (false, true) => return false,
+            _ => {}
+        }
+        match (self.ab.synack, self.ba.synack) {
+            (false, true) => true,
+            (true, false) => false,
+            _ => self.a_first,
+        }
+    }
+
+    /// (originator's side, responder's side).
+    pub fn sides(&self) -> (&Side, &Side) {
+        if self.a_is_orig() {
+            (&self.ab, &self.ba)
+        } else {
+            (&self.ba, &self.ab)
+        }
+    }
+
+    /// The tuple from originator to responder.
+    pub fn tuple(&self) -> FiveTuple {
+        let (a, ap, b, bp) = self.key;
+        if self.a_is_orig() {
+            FiveTuple::tcp(a, ap, b, bp)
+        } else {
+            FiveTuple::tcp(b, bp, a, ap)
+        }
+    }
+
+    /// How the connection ended, in Zeek's `conn_state` terms.
+    pub fn state(&self) -> &'static str {
+        let (o, r) = self.sides();
+        let (os, rs) = (EndState::of(o, r, true), EndState::of(r, o, false));
+        let o_inactive = matches!(os, EndState::Inactive | EndState::Partial);
+        let r_inactive = matches!(rs, EndState::Inactive | EndState::Partial);
+        use EndState::*;
+        if rs == Reset {
+            if matches!(os, SynSent | SynAckSent)
+                || (os == Reset && o.bytes() == 0 && r.bytes() == 0)
+            {
+                "REJ"
+            } else if o_inactive {
+                "RSTRH"
+            } else {
+                "RSTR"
+            }
+        } else if os == Reset {
+            if r_inactive {
+                // Zeek: the history starts with the SYN and the RST comes
+                // before any ACK, FIN or data from the originator.
+                if o.syn && !o.acked && o.flags & TCP_FIN == 0 && o.bytes() == 0 {
+                    "RSTOS0"
+                } else {
+                    "OTH"
+                }
+            } else {
+                "RSTO"
+            }
+        } else if rs == Closed && os == Closed {
+            "SF"
+        } else if os == Closed {
+            if r_inactive {
+                "SH"
+            } else {
+                "S2"
+            }
+        } else if rs == Closed {
+            if o_inactive {
+                "SHR"
+            } else {
+                "S3"
+            }
+        } else if os == SynSent && rs == Inactive {
+            "S0"
+        } else if os == Established && rs == Established {
+            "S1"
+        } else {
+            "OTH"
+        }
+    }
+
+    /// A direction's first payload bytes, reassembled in sequence order from
+    /// `input` (the bytes the references point into), up to
+    /// [`PAYLOAD_BYTES`]: overlapping and retransmitted bytes are taken
+    /// once, and a gap ends what is known.
+    pub fn payload(side: &Side, input: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        let Some(base) = side.base else { return };
+        let mut segs: Vec<(i64, &[u8])> = side.segs[..usize::from(side.nsegs)]
+            .iter()
+            .filter_map(|s| {
+                let at = usize::try_from(s.at).ok()?;
+                let bytes = input.get(at..at.checked_add(s.len as usize)?)?;
+                Some((i64::from(s.seq.wrapping_sub(base) as i32), bytes))
+            })
+            .collect();
+        segs.sort_by_key(|&(rel, _)| rel);
+        for (rel, bytes) in segs {
+            let have = out.len() as i64;
+            if rel > have {
+                break;
+            }
+            let skip = (have - rel) as usize;
+            if let Some(new) = bytes.get(skip..) {
+                let room = PAYLOAD_BYTES - out.len();
+                out.extend_from_slice(&new[..new.len().min(room)]);
+            }
+            if out.len() >= PAYLOAD_BYTES {
+                break;
+            }
+        }
+    }
+}
+
+/// An endpoint's state as Zeek's TCP analyzer would leave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EndState {
+    Inactive,
+    SynSent,
+    SynAckSent,
+    Partial,
+    Established,
+    Closed,
+    Reset,
+}
+
+impl EndState {
+    fn of(s: &Side, other: &Side, orig: bool) -> EndState {
+        if !s.sent() {
+            return EndState::Inactive;
+        }
+        if s.flags & TCP_RST != 0 {
+            return EndState::Reset;
+        }
+        if s.flags & TCP_FIN != 0 {
+            return EndState::Closed;
+        }
+        let (o, r) = if orig { (s, other) } else { (other, s) };
+        let handshake = o.syn && r.synack && o.acked;
+        if handshake {
+            EndState::Established
+        } else if s.synack {
+            EndState::SynAckSent
+        } else if s.syn {
+            EndState::SynSent
+        } else {
+            EndState::Partial
+        }
+    }
+}
+
+/// What tracking connections counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ConnStats {
+    /// Connections tracked.
+    pub connections: u64,
+    /// Segments of connections not tracked because [`MAX_CONNS`] were.
+    pub untracked_segments: u64,
+}
+
+/// The connections of one walk (a whole input, or one chunk of it).
+#[derive(Debug, Default)]
+pub struct ConnTable {
+    /// Each key's latest connection, as an index into `conns`.
+    index: HashMap<Key, u32>,
+    /// In the order they began.
+    pub conns: Vec<Conn>,
+    pub stats: ConnStats,
+}
+
+impl ConnTable {
+    /// One TCP segment at `ts`; `at` is where its payload lies in the
+    /// input (`None` when it does not lie there).
+    #[inline]
+    pub fn segment(&mut self, ts: Ts, seg: &TcpSeg<'_>, at: Option<u64>) {
+        let a_sent = (seg.src, seg.sport) <= (seg.dst, seg.dport);
+        let key = if a_sent {
+            (seg.src, seg.sport, seg.dst, seg.dport)
+        } else {
+            (seg.dst, seg.dport, seg.src, seg.sport)
+        };
+        let syn = (seg.flags & TCP_SYN != 0 && seg.flags & (TCP_ACK | TCP_RST) == 0)
+            .then_some((a_sent, seg.seq));
+        let i = match self.index.get(&key) {
+            Some(&i) if !self.conns[i as usize].may_end_before(ts, syn) => i as usize,
+            _ => {
+                if self.conns.len() >= MAX_CONNS {
+                    self.stats.untracked_segments += 1;
+                    return;
+                }
+                self.conns.push(Conn::new(key, ts, a_sent, seg));
+                let i = self.conns.len() - 1;
+                self.index.insert(key, i as u32);
+                i
+            }
+        };
+        let c = &mut self.conns[i];
+        c.last = c.last.max(ts);
+        c.first = c.first.min(ts);
+        c.latest = ts;
+        if a_sent {
+            c.ab.add(seg, at);
+        } else {
+            c.ba.add(seg, at);
+        }
+    }
+
+    /// Appends the table of the walk that came next (the following chunk,
+    /// or the next input), deciding for each of its connections, in the
+    /// order they began, whether it continues this table's latest on the
+    /// same endpoints ([`Conn::continued_by`]): everything before it is
+    /// known here, so the decision is the one a single walk makes. A walk's
+    /// table passes through here once too ([`ConnTable::settled`]), for the
+    /// connections it started where it could not be sure.
+    pub fn merge(&mut self, next: ConnTable) {
+        for c in next.conns {
+            let cont = self
+                .index
+                .get(&c.key)
+                .map(|&i| i as usize)
+                .filter(|&i| self.conns[i].continued_by(&c));
+            match cont {
+                Some(i) => {
+                    let p = &mut self.conns[i];
+                    p.first = p.first.min(c.first);
+                    p.last = p.last.max(c.last);
+                    p.latest = c.latest;
+                    p.ab.merge(&c.ab);
+                    p.ba.merge(&c.ba);
+                }
+                None => {
+                    if self.conns.len() >= MAX_CONNS {
+                        self.stats.untracked_segments += c.ab.pkts + c.ba.pkts;
+                        continue;
+                    }
+                    self.index.insert(c.key, self.conns.len() as u32);
+                    self.conns.push(c);
+                }
+            }
+        }
+        self.stats.untracked_segments += next.stats.untracked_segments;
+    }
+
+    /// A walk's table with every connection it started decided.
+    pub fn settled(self) -> ConnTable {
+        let mut t = ConnTable::default();
+        t.merge(self);
+        t
+    }
+
+    /// Ends the table: the connections in the order they began, counted.
+    pub fn finish(mut self) -> (Vec<Conn>, ConnStats) {
+        self.stats.connections = self.conns.len() as u64;
+        (self.conns, self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        seq: u32,
+        flags: u8,
+        payload: &'static [u8],
+    ) -> TcpSeg<'static> {
+        TcpSeg {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            sport,
+            dport,
+            seq,
+            flags,
+            checksum_ok: None,
+            ip_len: 40 + payload.len() as u32,
+            payload_len: payload.len() as u32,
+            payload,
+        }
+    }
+
+    const C: &str = "10.0.0.5";
+    const S: &str = "203.0.113.9";
+
+    /// A whole connection: handshake, a request, an answer, FINs.
+    fn session() -> Vec<TcpSeg<'static>> {
+        vec![
+            seg(C, 50000, S, 4041, 100, TCP_SYN, b""),
+            seg(S, 4041, C, 50000, 900, TCP_SYN | TCP_ACK, b""),
+            seg(C, 50000, S, 4041, 101, TCP_ACK, b""),
+            seg(C, 50000, S, 4041, 101, TCP_ACK | 0x08, b"hello"),
+            // A retransmission overlapping the first bytes, then more.
+            seg(C, 50000, S, 4041, 104, TCP_ACK | 0x08, b"lo world"),
+            seg(S, 4041, C, 50000, 901, TCP_ACK | 0x08, b"ok"),
+            seg(C, 50000, S, 4041, 112, TCP_ACK | TCP_FIN, b""),
+            seg(S, 4041, C, 50000, 903, TCP_ACK | TCP_FIN, b""),
+            seg(C, 50000, S, 4041, 113, TCP_ACK, b""),
+        ]
+    }
+
+    fn table(segs: &[TcpSeg<'static>], from_s: i64) -> ConnTable {
+        let mut t = ConnTable::default();
+        for (i, s) in segs.iter().enumerate() {
+            t.segment(Ts((from_s + i as i64) * Ts::NANOS_PER_SEC), s, None);
+        }
+        t
+    }
+
+    fn settled(segs: &[TcpSeg<'static>]) -> (Vec<Conn>, ConnStats) {
+        table(segs, 0).settled().finish()
+    }
+
+    #[test]
+    fn a_whole_session_is_sf_with_bytes_by_sequence() {
+        let (conns, stats) = settled(&session());
+        assert_eq!(stats.connections, 1);
+        let c = &conns[0];
+        assert_eq!(
+            c.tuple(),
+            FiveTuple::tcp(C.parse().unwrap(), 50000, S.parse().unwrap(), 4041)
+        );
+        assert_eq!(c.state(), "SF");
+        let (o, r) = c.sides();
+        assert_eq!((o.pkts, r.pkts), (6, 3));
+        assert_eq!((o.bytes(), r.bytes()), (11, 2));
+        assert_eq!(o.ip_bytes, 6 * 40 + 5 + 8);
+        assert_eq!((c.first, c.last), (Ts(0), Ts(8 * Ts::NANOS_PER_SEC)));
+    }
+
+    #[test]
+    fn states_as_zeek_names_them() {
+        let s = session();
+        let state = |segs: &[TcpSeg<'static>]| settled(segs).0[0].state();
+        assert_eq!(state(&s[..1]), "S0");
+        assert_eq!(state(&s[..6]), "S1");
+        let rst = seg(S, 4041, C, 50000, 0, TCP_RST | TCP_ACK, b"");
+        assert_eq!(state(&[s[0], rst]), "REJ");
+        let orst = seg(C, 50000, S, 4041, 112, TCP_RST, b"");
+        assert_eq!(state(&[s[0], orst]), "RSTOS0");
+        assert_eq!(state(&[&s[..6], &[orst][..]].concat()), "RSTO");
+        assert_eq!(state(&[&s[..6], &[s[6]][..]].concat()), "S2");
+        assert_eq!(state(&[&s[..6], &[s[7]][..]].concat()), "S3");
+        // Midstream: no handshake seen.
+        assert_eq!(state(&s[3..6]), "OTH");
+        assert_eq!(state(&[s[0], s[6]]), "SH");
+    }
+
+    #[test]
+    fn chunks_merge_to_what_one_walk_gives() {
+        let mut s = session();
+        s.push(seg(C, 50000, S, 4041, 7000, TCP_SYN, b""));
+        s.push(seg(S, 4041, C, 50000, 99, TCP_SYN | TCP_ACK, b""));
+        let whole = settled(&s);
+        assert_eq!(whole.0.len(), 2);
+        for cut in 0..=s.len() {
+            let mut t = ConnTable::default();
+            t.merge(table(&s[..cut], 0));
+            t.merge(table(&s[cut..], cut as i64));
+            assert_eq!(t.finish(), whole, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_new_syn_after_the_end_is_a_new_connection() {
+        let mut s = session();
+        s.push(seg(C, 50000, S, 4041, 7000, TCP_SYN, b""));
+        let (conns, _) = settled(&s);
+        assert_eq!(conns.len(), 2);
+        assert_eq!(conns[1].state(), "S0");
+        // A retransmitted SYN is not.
+        let again = vec![s[0], s[0]];
+        let (conns, _) = settled(&again);
+        assert_eq!((conns.len(), conns[0].sides().0.pkts), (1, 2));
+    }
+
+    #[test]
+    fn payload_is_reassembled_once_in_sequence_order() {
+        // The input holds the two payloads; references point into it.
+        let input = b"hellolo world";
+        let mut t = ConnTable::default();
+        let s = session();
+        for (i, sg) in s.iter().enumerate() {
+            let at = match i {
+                3 => Some(0),
+                4 => Some(5),
+                _ => None,
+            };
+            t.segment(Ts(i as i64), sg, at);
+        }
+        let (conns, _) = t.settled().finish();
+        let mut out = Vec::new();
+        Conn::payload(conns[0].sides().0, input, &mut out);
+        assert_eq!(out, b"hello world");
+    }
+}
