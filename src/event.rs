@@ -114,6 +114,9 @@ pub struct Attempt {
     pub process: Option<Box<ProcessContext>>,
     /// What the flow record knew, when the attempt came from a flow export.
     pub flow: Option<Box<FlowInfo>>,
+    /// What the whole connection showed, when the attempt was seen as
+    /// packets (boxed, as `process`).
+    pub conn: Option<Box<ConnInfo>>,
 }
 
 impl Attempt {
@@ -130,8 +133,27 @@ impl Attempt {
             origin,
             process: None,
             flow: None,
+            conn: None,
         }
     }
+}
+
+/// A connection as a capture showed it, accounted as Zeek's conn.log does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Zeek's `conn_state` (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0,
+    /// RSTRH, SH, SHR, OTH).
+    pub state: &'static str,
+    /// From its first packet to its last.
+    pub duration: Ts,
+    pub orig_pkts: u64,
+    pub resp_pkts: u64,
+    /// Payload bytes, by sequence numbers.
+    pub orig_bytes: u64,
+    pub resp_bytes: u64,
+    /// IP bytes, as the IP headers give them.
+    pub orig_ip_bytes: u64,
+    pub resp_ip_bytes: u64,
 }
 
 /// What a flow record tells about an attempt beyond its tuple and time.

@@ -17,6 +17,7 @@ use crate::analysis::rdp::RdpMove;
 use crate::event::Attempt;
 use crate::filter::{Scope, Suppressed};
 use crate::policy::PortSet;
+use crate::source::conn::ConnStats;
 use crate::source::flow::FlowStats;
 use crate::source::sysmon::SysmonStats;
 use crate::source::Input;
@@ -179,6 +180,9 @@ pub struct Summary {
     /// Sysmon events over all inputs, when any input was a Sysmon log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sysmon: Option<SysmonStats>,
+    /// TCP connections the captures showed, when any input was a capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<ConnStats>,
     /// What joining the Sysmon events to the network evidence did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub join: Option<JoinStats>,

@@ -15,6 +15,7 @@ use crate::event::{Attempt, TcpSignal};
 use crate::filter::Filter;
 use crate::findings::{Analysis, InputReport, Summary, Verdict};
 use crate::policy::Policy;
+use crate::source::conn::{self, ConnTable};
 use crate::source::flow::{ExportRef, FlowReader, FlowStats};
 use crate::source::sysmon::SysmonStats;
 use crate::source::{self, Input, Loaded, SourceError};
@@ -39,11 +40,16 @@ pub struct Evidence {
     pub flow_attempts: Vec<Attempt>,
     /// Sysmon events, in input order.
     pub sysmon: Vec<LoggedEvent>,
+    /// Every TCP connection the captures showed, merged across inputs in
+    /// input order; `None` when no input was a capture.
+    pub conns: Option<ConnTable>,
 }
 
 /// Flow-export messages an input holds, decoded after all inputs are read
 /// (in input order, so templates carry from one input to the next).
+#[derive(Default)]
 enum Exports {
+    #[default]
     None,
     /// Events of a Sysmon log (not exports, but carried the same way).
     Sysmon(Vec<crate::source::sysmon::SysmonEvent>),
@@ -55,6 +61,15 @@ enum Exports {
     File(source::Data, Vec<(usize, usize)>),
 }
 
+/// What one input gave besides its report.
+#[derive(Default)]
+struct Read {
+    signals: Vec<TcpSignal>,
+    /// A capture's connections.
+    conns: Option<ConnTable>,
+    exports: Exports,
+}
+
 /// Reads every input, in parallel across inputs; reports keep input order.
 /// `flow_ports`: UDP ports whose datagrams in captures are flow exports
 /// (see [`flow::COLLECTOR_PORTS`]).
@@ -63,21 +78,28 @@ pub fn read_inputs(
     flow_ports: &[u16],
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Vec<InputReport>, Evidence) {
-    let per_input: Vec<(InputReport, Vec<TcpSignal>, Exports)> = inputs
+    let per_input: Vec<(InputReport, Read)> = inputs
         .par_iter()
         .enumerate()
         .map(|(i, input)| read_one(i as u32, input, flow_ports, progress))
         .collect();
-    let total: usize = per_input.iter().map(|(_, s, _)| s.len()).sum();
+    let total: usize = per_input.iter().map(|(_, r)| r.signals.len()).sum();
     let mut ev = Evidence {
         signals: Vec::with_capacity(total),
-        flow_attempts: Vec::new(),
-        sysmon: Vec::new(),
+        ..Evidence::default()
     };
     let mut reports = Vec::with_capacity(per_input.len());
     let mut flows: Option<FlowReader> = None;
-    for (idx, (r, s, exports)) in per_input.into_iter().enumerate() {
-        ev.signals.extend(s);
+    for (idx, (r, read)) in per_input.into_iter().enumerate() {
+        let Read {
+            signals,
+            conns,
+            exports,
+        } = read;
+        ev.signals.extend(signals);
+        if let Some(c) = conns {
+            ev.conns.get_or_insert_with(ConnTable::default).merge(c);
+        }
         match exports {
             Exports::None => {}
             Exports::Sysmon(events) => {
@@ -127,36 +149,36 @@ fn read_one(
     input: &Input,
     flow_ports: &[u16],
     progress: &(dyn Fn(u64) + Sync),
-) -> (InputReport, Vec<TcpSignal>, Exports) {
+) -> (InputReport, Read) {
     let mut report = InputReport::new(input);
     let opened = source::open(input, idx, flow_ports, progress);
-    let (signals, exports) = match opened.loaded {
+    let read = match opened.loaded {
         Ok(loaded) => {
             report.format = Some(loaded.format_name());
             read_loaded(&mut report, loaded)
         }
         Err(SourceError::Empty { .. }) if input.from_dir => {
             report.note = Some("empty file, skipped".into());
-            (Vec::new(), Exports::None)
+            Read::default()
         }
         Err(SourceError::Unrecognized { .. }) if input.from_dir => {
             report.skipped.add(Skip::NotACapture, 1);
             report.note = Some("not a capture, skipped".into());
-            (Vec::new(), Exports::None)
+            Read::default()
         }
         Err(e) => {
             report.error = Some(e.to_string());
-            (Vec::new(), Exports::None)
+            Read::default()
         }
     };
     if let Some(w) = opened.gzip_broken {
         report.warnings.insert(0, w);
     }
-    (report, signals, exports)
+    (report, read)
 }
 
 /// Accounts for what an input held and keeps what the analysis needs of it.
-fn read_loaded(report: &mut InputReport, loaded: Loaded) -> (Vec<TcpSignal>, Exports) {
+fn read_loaded(report: &mut InputReport, loaded: Loaded) -> Read {
     match loaded {
         Loaded::Capture { data, mut out } => {
             let exports = if out.exports.is_empty() {
@@ -180,13 +202,20 @@ fn read_loaded(report: &mut InputReport, loaded: Loaded) -> (Vec<TcpSignal>, Exp
             };
             report.set_stats(&out.stats);
             report.add_warnings(out.warnings);
-            (out.signals, exports)
+            Read {
+                signals: out.signals,
+                conns: Some(out.conns),
+                exports,
+            }
         }
         Loaded::Sysmon { bytes, log, .. } => {
             report.bytes = bytes;
             report.sysmon = Some(log.stats);
             report.add_warnings(log.warnings);
-            (Vec::new(), Exports::Sysmon(log.events))
+            Read {
+                exports: Exports::Sysmon(log.events),
+                ..Read::default()
+            }
         }
         Loaded::FlowFile { data, split } => {
             report.bytes = data.len() as u64;
@@ -204,7 +233,10 @@ fn read_loaded(report: &mut InputReport, loaded: Loaded) -> (Vec<TcpSignal>, Exp
                     ),
                 });
             }
-            (Vec::new(), Exports::File(data, msgs))
+            Read {
+                exports: Exports::File(data, msgs),
+                ..Read::default()
+            }
         }
     }
 }
@@ -219,10 +251,17 @@ pub fn analyze(
     let mut attempts = attempts::build(evidence.signals, &opts.rules);
     // Packet attempts come in time and frame order; flow attempts too.
     crate::event::sort_attempts(&mut attempts);
+    let conn_stats = evidence.conns.map(|table| {
+        let (conns, stats) = table.finish();
+        conn::attach(&mut attempts, &conns);
+        stats
+    });
     let attempts = crate::event::merge_attempts(attempts, evidence.flow_attempts);
     let logs = inputs.iter().any(|r| r.sysmon.is_some());
     if !logs {
-        return analyze_attempts(inputs, attempts, policy, opts);
+        let mut a = analyze_attempts(inputs, attempts, policy, opts);
+        a.summary.connections = conn_stats;
+        return a;
     }
     let (attempts, stats) = join::join(attempts, &evidence.sysmon, &opts.join);
     let rdp = crate::analysis::rdp::moves(&evidence.sysmon, &attempts);
@@ -237,6 +276,7 @@ pub fn analyze(
     }
     a.summary.sysmon = Some(total);
     a.summary.join = Some(stats);
+    a.summary.connections = conn_stats;
     a
 }
 

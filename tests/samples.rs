@@ -430,3 +430,42 @@ fn the_directory_reports_the_three_findings_by_count() {
     let s = summary(&recs);
     assert_eq!(s["inputs_unreadable"], 0, "{s}");
 }
+
+/// Each attempt of the Windows sample carries its whole connection, as the
+/// scenario the README describes has it: the unanswered one to 5222 is S0
+/// with nothing back, the one refused with RST is REJ, and every answered
+/// one shows its handshake and data in both directions.
+#[test]
+fn attempts_carry_their_connections() {
+    let recs = conns("windows-4444.pcap");
+    let attempts: Vec<&Value> = recs.iter().filter(|r| r["type"] == "attempt").collect();
+    assert!(attempts.len() > 5);
+    for a in attempts {
+        let c = &a["conn"];
+        let (dst, port) = (a["dst"].as_str().unwrap(), a["dport"].as_u64().unwrap());
+        match (dst, port) {
+            ("198.51.100.200", 5222) => {
+                assert_eq!(c["state"], "S0", "{a}");
+                assert_eq!(c["resp_pkts"], 0, "{a}");
+            }
+            ("192.0.2.99", 443) => {
+                assert_eq!(c["state"], "REJ", "{a}");
+                assert_eq!(
+                    (c["orig_pkts"].as_u64(), c["resp_pkts"].as_u64()),
+                    (Some(1), Some(1))
+                );
+            }
+            _ => {
+                assert_eq!(a["answered"], true, "{a}");
+                assert!(["SF", "S1"].contains(&c["state"].as_str().unwrap()), "{a}");
+                assert!(c["orig_pkts"].as_u64() >= Some(3), "{a}");
+                assert!(c["resp_bytes"].as_u64() > Some(0), "{a}");
+                // IP bytes hold the payload and at least 40 bytes of
+                // headers per packet.
+                let ip = c["orig_ip_bytes"].as_u64().unwrap();
+                let min = c["orig_bytes"].as_u64().unwrap() + 40 * c["orig_pkts"].as_u64().unwrap();
+                assert!(ip >= min, "{a}");
+            }
+        }
+    }
+}

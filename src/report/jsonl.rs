@@ -30,6 +30,9 @@ struct AttemptRec<'a> {
     bad_checksum: bool,
     /// What the flow record knew; null for attempts seen as packets.
     flow: Option<FlowRec>,
+    /// What the whole connection showed; null for attempts from flows or
+    /// logs.
+    conn: Option<ConnRec>,
     /// Process context from Sysmon; null when none matched.
     host: Option<&'a str>,
     image: Option<&'a str>,
@@ -51,6 +54,18 @@ struct FlowRec {
     in_if: Option<u32>,
     out_if: Option<u32>,
     sampling: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ConnRec {
+    state: &'static str,
+    duration_s: f64,
+    orig_pkts: u64,
+    resp_pkts: u64,
+    orig_bytes: u64,
+    resp_bytes: u64,
+    orig_ip_bytes: u64,
+    resp_ip_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -167,6 +182,16 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                     in_if: f.in_if,
                     out_if: f.out_if,
                     sampling: f.sampling,
+                }),
+                conn: at.conn.as_deref().map(|c| ConnRec {
+                    state: c.state,
+                    duration_s: round(c.duration.secs_f64(), 6),
+                    orig_pkts: c.orig_pkts,
+                    resp_pkts: c.resp_pkts,
+                    orig_bytes: c.orig_bytes,
+                    resp_bytes: c.resp_bytes,
+                    orig_ip_bytes: c.orig_ip_bytes,
+                    resp_ip_bytes: c.resp_ip_bytes,
                 }),
             },
         )?;

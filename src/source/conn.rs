@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 
 use crate::decode::{TcpSeg, TCP_ACK, TCP_RST, TCP_SYN};
-use crate::event::FiveTuple;
+use crate::event::{Attempt, ConnInfo, FiveTuple};
 use crate::time::Ts;
 
 /// FIN flag bit.
@@ -307,6 +307,21 @@ impl Conn {
         }
     }
 
+    /// What the connection showed, for its attempt.
+    pub fn info(&self) -> ConnInfo {
+        let (o, r) = self.sides();
+        ConnInfo {
+            state: self.state(),
+            duration: Ts(self.last.0.saturating_sub(self.first.0)),
+            orig_pkts: o.pkts,
+            resp_pkts: r.pkts,
+            orig_bytes: o.bytes(),
+            resp_bytes: r.bytes(),
+            orig_ip_bytes: o.ip_bytes,
+            resp_ip_bytes: r.ip_bytes,
+        }
+    }
+
     /// How the connection ended, in Zeek's `conn_state` terms.
     pub fn state(&self) -> &'static str {
         let (o, r) = self.sides();
@@ -429,11 +444,33 @@ impl EndState {
     }
 }
 
+/// Gives each attempt seen as packets its connection: the one from the
+/// same originator to the same responder whose packets span the attempt's
+/// first SYN (the latest such, should a port be reused). `attempts` and
+/// `conns` in any order.
+pub fn attach(attempts: &mut [Attempt], conns: &[Conn]) {
+    let mut by_tuple: HashMap<FiveTuple, Vec<u32>> = HashMap::with_capacity(conns.len());
+    for (i, c) in conns.iter().enumerate() {
+        by_tuple.entry(c.tuple()).or_default().push(i as u32);
+    }
+    for a in attempts.iter_mut().filter(|a| a.flow.is_none()) {
+        let Some(candidates) = by_tuple.get(&a.tuple) else {
+            continue;
+        };
+        let found = candidates
+            .iter()
+            .map(|&i| &conns[i as usize])
+            .filter(|c| c.first <= a.ts && a.ts <= c.last)
+            .max_by_key(|c| c.first);
+        a.conn = found.map(|c| Box::new(c.info()));
+    }
+}
+
 /// What tracking connections counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ConnStats {
     /// Connections tracked.
-    pub connections: u64,
+    pub tracked: u64,
     /// Segments of connections not tracked because [`MAX_CONNS`] were.
     pub untracked_segments: u64,
 }
@@ -530,7 +567,7 @@ impl ConnTable {
 
     /// Ends the table: the connections in the order they began, counted.
     pub fn finish(mut self) -> (Vec<Conn>, ConnStats) {
-        self.stats.connections = self.conns.len() as u64;
+        self.stats.tracked = self.conns.len() as u64;
         (self.conns, self.stats)
     }
 }
@@ -596,7 +633,7 @@ mod tests {
     #[test]
     fn a_whole_session_is_sf_with_bytes_by_sequence() {
         let (conns, stats) = settled(&session());
-        assert_eq!(stats.connections, 1);
+        assert_eq!(stats.tracked, 1);
         let c = &conns[0];
         assert_eq!(
             c.tuple(),
