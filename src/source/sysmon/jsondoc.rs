@@ -18,8 +18,9 @@
 //! with the largest element, not the file; every warning has the element's
 //! byte offset and line; and an element that is not JSON (a missing comma
 //! inside it, a bad escape) is one bad record while the rest is still read.
-//! Only an element that never ends (a cut file) ends the reading, with a
-//! warning at its start.
+//! An element the input ends inside (a cut file) is the last, with a
+//! warning at its start; a query API table cut short is read up to the cut
+//! row.
 
 use std::ops::Range;
 
@@ -121,8 +122,31 @@ fn value_end(data: &[u8], start: usize) -> Option<usize> {
 /// A problem in the document's structure: where, and what.
 type Flaw = (usize, &'static str);
 
-/// The elements of the array whose `[` is at `open`, in order. An `Err` at
-/// the input's end is the last item.
+/// Where a value is. A value the input ends inside (a cut file) runs to the
+/// input's end and is `cut`: it is the last one, and a table or an array of
+/// rows cut short is still read up to the cut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Span {
+    range: Range<usize>,
+    cut: bool,
+}
+
+impl Span {
+    fn at(data: &[u8], start: usize) -> Span {
+        match value_end(data, start) {
+            Some(end) => Span {
+                range: start..end,
+                cut: false,
+            },
+            None => Span {
+                range: start..data.len(),
+                cut: true,
+            },
+        }
+    }
+}
+
+/// The elements of the array whose `[` is at `open`, in order.
 struct Elements<'d> {
     data: &'d [u8],
     pos: usize,
@@ -143,7 +167,7 @@ impl<'d> Elements<'d> {
 }
 
 impl Iterator for Elements<'_> {
-    type Item = Result<Range<usize>, Flaw>;
+    type Item = Result<Span, Flaw>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -166,22 +190,19 @@ impl Iterator for Elements<'_> {
             }
             _ => {}
         }
-        let start = self.pos;
-        let Some(end) = value_end(self.data, start) else {
-            self.done = true;
-            return Some(Err((start, "the input ends inside this element")));
-        };
+        let span = Span::at(self.data, self.pos);
+        self.done = span.cut;
         // A missing comma between elements is passed over: both are read.
-        self.pos = skip_ws(self.data, end);
+        self.pos = skip_ws(self.data, span.range.end);
         if self.data.get(self.pos) == Some(&b',') {
             self.pos += 1;
         }
-        Some(Ok(start..end))
+        Some(Ok(span))
     }
 }
 
 /// The members of the object whose `{` is at `open`: (key with its quotes,
-/// value). A flaw in the structure ends them.
+/// value). A flaw in the structure, or a cut value, ends them.
 struct Members<'d> {
     data: &'d [u8],
     pos: usize,
@@ -206,7 +227,7 @@ impl<'d> Members<'d> {
 }
 
 impl Iterator for Members<'_> {
-    type Item = Result<(Range<usize>, Range<usize>), Flaw>;
+    type Item = Result<(Range<usize>, Span), Flaw>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -232,15 +253,13 @@ impl Iterator for Members<'_> {
         if data.get(colon) != Some(&b':') {
             return self.fail(colon, "no : after a key");
         }
-        let value = skip_ws(data, colon + 1);
-        let Some(value_end) = value_end(data, value) else {
-            return self.fail(value, "the input ends inside a value");
-        };
-        self.pos = skip_ws(data, value_end);
+        let value = Span::at(data, skip_ws(data, colon + 1));
+        self.done = value.cut;
+        self.pos = skip_ws(data, value.range.end);
         if data.get(self.pos) == Some(&b',') {
             self.pos += 1;
         }
-        Some(Ok((key..key_end, value..value_end)))
+        Some(Ok((key..key_end, value)))
     }
 }
 
@@ -287,16 +306,12 @@ pub(crate) fn read(r: &mut Reader<'_>, data: &[u8]) {
         pos = match first {
             b'[' => read_array(r, data, pos, &mut lines),
             b'{' if is_api_response(data, pos) => read_api(r, data, pos, &mut lines),
-            b'{' => match value_end(data, pos) {
-                Some(end) => {
-                    read_element(r, data, pos..end, lines.at(pos), "");
-                    end
-                }
-                None => {
-                    r.bad_record(lines.at(pos), || "the input ends inside this record".into());
-                    data.len()
-                }
-            },
+            b'{' => {
+                let span = Span::at(data, pos);
+                let end = span.range.end;
+                read_element(r, data, span, lines.at(pos), "");
+                end
+            }
             // Not JSON: one warning for the rest of its line.
             _ => {
                 let end = memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i + 1);
@@ -309,8 +324,12 @@ pub(crate) fn read(r: &mut Reader<'_>, data: &[u8]) {
     }
 }
 
-/// Reads one record of `data[range]`, if within [`MAX_LINE_LEN`].
-fn read_element(r: &mut Reader<'_>, data: &[u8], range: Range<usize>, at: At, what: &str) {
+/// Reads one record, if whole and within [`MAX_LINE_LEN`].
+fn read_element(r: &mut Reader<'_>, data: &[u8], span: Span, at: At, what: &str) {
+    let range = span.range;
+    if span.cut {
+        return r.bad_record(at, || format!("{what}the input ends inside this record"));
+    }
     if range.len() > MAX_LINE_LEN {
         return r.bad_record(at, || {
             format!("{what}{} bytes, over {MAX_LINE_LEN}", range.len())
@@ -326,9 +345,9 @@ fn read_array(r: &mut Reader<'_>, data: &[u8], open: usize, lines: &mut LineOf<'
     for el in elements.by_ref() {
         n += 1;
         match el {
-            Ok(range) => {
-                let at = lines.at(range.start);
-                read_element(r, data, range, at, &format!("element {n}: "));
+            Ok(span) => {
+                let at = lines.at(span.range.start);
+                read_element(r, data, span, at, &format!("element {n}: "));
             }
             Err((p, why)) => r.bad_record(lines.at(p), || format!("element {n}: {why}")),
         }
@@ -350,13 +369,13 @@ fn read_api(r: &mut Reader<'_>, data: &[u8], open: usize, lines: &mut LineOf<'_>
     for m in members.by_ref() {
         match m {
             Ok((key, value))
-                if &data[key.clone()] == b"\"tables\"" && data[value.start] == b'[' =>
+                if &data[key.clone()] == b"\"tables\"" && data[value.range.start] == b'[' =>
             {
                 let mut t = 0u64;
-                for table in Elements::new(data, value.start) {
+                for table in Elements::new(data, value.range.start) {
                     t += 1;
                     match table {
-                        Ok(range) => read_table(r, data, range, t, lines),
+                        Ok(span) => read_table(r, data, span.range.start, t, lines),
                         Err((p, why)) => {
                             r.bad_record(lines.at(p), || format!("table {t}: {why}"));
                         }
@@ -364,22 +383,25 @@ fn read_api(r: &mut Reader<'_>, data: &[u8], open: usize, lines: &mut LineOf<'_>
                 }
             }
             // The response's other members (`statistics`, `render`).
-            Ok(_) => {}
+            Ok((_, value)) => cut_short(r, &value, lines),
             Err((p, why)) => r.bad_record(lines.at(p), || why.to_string()),
         }
     }
     members.end.unwrap_or(data.len())
 }
 
-/// Reads one table's rows as objects of their columns' names.
-fn read_table(
-    r: &mut Reader<'_>,
-    data: &[u8],
-    range: Range<usize>,
-    t: u64,
-    lines: &mut LineOf<'_>,
-) {
-    let start = range.start;
+/// A warning for a value passed over that the input ends inside.
+fn cut_short(r: &mut Reader<'_>, value: &Span, lines: &mut LineOf<'_>) {
+    if value.cut {
+        r.bad_record(lines.at(value.range.start), || {
+            "the input ends inside this value".into()
+        });
+    }
+}
+
+/// Reads the rows of the table at `start` (cut or not) as objects of their
+/// columns' names.
+fn read_table(r: &mut Reader<'_>, data: &[u8], start: usize, t: u64, lines: &mut LineOf<'_>) {
     if data[start] != b'{' {
         return r.bad_record(lines.at(start), || format!("table {t}: not an object"));
     }
@@ -388,25 +410,27 @@ fn read_table(
     for m in Members::new(data, start) {
         match m {
             Ok((key, value)) if &data[key.clone()] == b"\"columns\"" => {
-                let parsed = if value.len() > MAX_LINE_LEN {
-                    Err(format!("{} bytes, over {MAX_LINE_LEN}", value.len()))
+                let v = value.range;
+                let parsed = if v.len() > MAX_LINE_LEN {
+                    Err(format!("{} bytes, over {MAX_LINE_LEN}", v.len()))
                 } else {
-                    serde_json::from_slice::<Vec<Column>>(&data[value.clone()])
+                    serde_json::from_slice::<Vec<Column>>(&data[v.clone()])
                         .map_err(|e| e.to_string())
                 };
                 match parsed {
                     Ok(c) => columns = Some(c.into_iter().map(|c| c.name).collect()),
                     Err(e) => {
-                        return r.bad_record(lines.at(value.start), || {
-                            format!("table {t}: columns: {e}")
-                        })
+                        return r
+                            .bad_record(lines.at(v.start), || format!("table {t}: columns: {e}"))
                     }
                 }
             }
-            Ok((key, value)) if &data[key.clone()] == b"\"rows\"" && data[value.start] == b'[' => {
-                rows = Some(value.start);
+            Ok((key, value))
+                if &data[key.clone()] == b"\"rows\"" && data[value.range.start] == b'[' =>
+            {
+                rows = Some(value.range.start);
             }
-            Ok(_) => {}
+            Ok((_, value)) => cut_short(r, &value, lines),
             Err((p, why)) => {
                 r.bad_record(lines.at(p), || format!("table {t}: {why}"));
                 break;
@@ -422,7 +446,13 @@ fn read_table(
     for row in Elements::new(data, rows) {
         n += 1;
         let range = match row {
-            Ok(range) => range,
+            Ok(Span { range, cut: false }) => range,
+            Ok(Span { range, cut: true }) => {
+                r.bad_record(lines.at(range.start), || {
+                    format!("table {t} row {n}: the input ends inside this row")
+                });
+                continue;
+            }
             Err((p, why)) => {
                 r.bad_record(lines.at(p), || format!("table {t} row {n}: {why}"));
                 continue;
@@ -470,14 +500,18 @@ mod tests {
     fn elements_and_their_flaws() {
         let d = b"[ {\"a\":1},, [2] 3 ,{\"b\":";
         let got: Vec<_> = Elements::new(d, 0).collect();
+        let whole = |range| Ok(Span { range, cut: false });
         assert_eq!(
             got,
             [
-                Ok(2..9),
+                whole(2..9),
                 Err((10, "an empty element (a comma too many)")),
-                Ok(12..15),
-                Ok(16..17),
-                Err((19, "the input ends inside this element")),
+                whole(12..15),
+                whole(16..17),
+                Ok(Span {
+                    range: 19..d.len(),
+                    cut: true
+                }),
             ]
         );
         let mut e = Elements::new(b"[1,2,] x", 0);
@@ -490,7 +524,11 @@ mod tests {
         let d = br#"{"tables" : [1], "x":{"}":1}} tail"#;
         let mut m = Members::new(d, 0);
         let got: Vec<_> = m.by_ref().collect();
-        assert_eq!(got, [Ok((1..9, 12..15)), Ok((17..20, 21..28))]);
+        let whole = |range| Span { range, cut: false };
+        assert_eq!(
+            got,
+            [Ok((1..9, whole(12..15))), Ok((17..20, whole(21..28)))]
+        );
         assert_eq!(m.end, Some(29));
         let got: Vec<_> = Members::new(br#"{"a" 1}"#, 0).collect();
         assert_eq!(got, [Err((5, "no : after a key"))]);
