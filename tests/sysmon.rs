@@ -1197,6 +1197,289 @@ fn a_cut_document_reads_up_to_the_cut() {
     );
 }
 
+// ---------------------------------------------------------------- held-out join
+
+/// Sysmon's EventData names of the kept IDs, in its order (the newest
+/// schema; an event has those of its version, in this order).
+const EVENT_DATA: [(u64, &[&str]); 3] = [
+    (
+        1,
+        &[
+            "RuleName",
+            "UtcTime",
+            "ProcessGuid",
+            "ProcessId",
+            "Image",
+            "FileVersion",
+            "Description",
+            "Product",
+            "Company",
+            "OriginalFileName",
+            "CommandLine",
+            "CurrentDirectory",
+            "User",
+            "LogonGuid",
+            "LogonId",
+            "TerminalSessionId",
+            "IntegrityLevel",
+            "Hashes",
+            "ParentProcessGuid",
+            "ParentProcessId",
+            "ParentImage",
+            "ParentCommandLine",
+            "ParentUser",
+        ],
+    ),
+    (
+        3,
+        &[
+            "RuleName",
+            "UtcTime",
+            "ProcessGuid",
+            "ProcessId",
+            "Image",
+            "User",
+            "Protocol",
+            "Initiated",
+            "SourceIsIpv6",
+            "SourceIp",
+            "SourceHostname",
+            "SourcePort",
+            "SourcePortName",
+            "DestinationIsIpv6",
+            "DestinationIp",
+            "DestinationHostname",
+            "DestinationPort",
+            "DestinationPortName",
+        ],
+    ),
+    (
+        13,
+        &[
+            "RuleName",
+            "EventType",
+            "UtcTime",
+            "ProcessGuid",
+            "ProcessId",
+            "Image",
+            "TargetObject",
+            "Details",
+            "User",
+        ],
+    ),
+];
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An NXLog record of an OTRF host log with Event ID 1, 3 or 13, as the
+/// same event's XML (for the Azure `Syslog` table) and as PowerShell's
+/// object. The covenant log kept Windows' rendered `Message` and every
+/// EventData field: the object has that `Message` and `Properties` in
+/// EventData order. The empire log has no `Message` and lost `ProcessId`
+/// (and Event ID 13's `EventType`) to the shipper's own keys, so its
+/// `Properties` cannot be rebuilt in order: its objects have a `Message`
+/// rendered as Windows renders Sysmon's (the summary line, then `Name:
+/// value` lines) from the fields there are, and no `Properties`.
+fn reshape(o: &serde_json::Map<String, serde_json::Value>) -> Option<(String, serde_json::Value)> {
+    use serde_json::{json, Value};
+    let id = o.get("EventID")?.as_u64()?;
+    let names = EVENT_DATA.iter().find(|(i, _)| *i == id)?.1;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let get = |k: &str| o.get(k).map(text);
+    let data: Vec<(&str, String)> = names.iter().filter_map(|n| Some((*n, get(n)?))).collect();
+    let (provider, host, time) = (get("SourceName")?, get("Hostname")?, get("@timestamp")?);
+    let guid = get("ProviderGuid").unwrap_or_default();
+    let channel = get("Channel").unwrap_or_default();
+    let fields: String = data
+        .iter()
+        .map(|(n, v)| format!(r#"<Data Name="{n}">{}</Data>"#, xml_escape(v)))
+        .collect();
+    let xml = format!(
+        concat!(
+            r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>"#,
+            r#"<Provider Name="{}" Guid="{}"/><EventID>{}</EventID>"#,
+            r#"<TimeCreated SystemTime="{}"/><Channel>{}</Channel><Computer>{}</Computer>"#,
+            r#"</System><EventData>{}</EventData></Event>"#
+        ),
+        xml_escape(&provider),
+        guid,
+        id,
+        time,
+        xml_escape(&channel),
+        xml_escape(&host),
+        fields
+    );
+    let (message, properties) = match o.get("Message") {
+        Some(m) => (
+            m.clone(),
+            data.iter().map(|(_, v)| json!({ "Value": v })).collect(),
+        ),
+        None => {
+            let summary = match id {
+                1 => "Process Create:",
+                3 => "Network connection detected:",
+                _ => "Registry value set:",
+            };
+            let lines = data.iter().map(|(n, v)| format!("{n}: {v}"));
+            let text: Vec<String> = std::iter::once(summary.to_string()).chain(lines).collect();
+            (Value::from(text.join("\r\n")), Vec::new())
+        }
+    };
+    let ps = json!({
+        "Message": message,
+        "Id": id,
+        "ProviderName": provider,
+        "ProviderId": guid.trim_matches(['{', '}']).to_ascii_lowercase(),
+        "LogName": channel,
+        "MachineName": host,
+        "TimeCreated": time,
+        "Properties": properties,
+    });
+    Some((xml, ps))
+}
+
+/// `conns -f jsonl --include-private` over `inputs`: the attempts (those
+/// from the Sysmon log with its name and line cleared, as they differ
+/// between shapes, sorted) and the Sysmon counts of the log.
+fn conns(inputs: &[PathBuf]) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut args = vec!["conns", "-f", "jsonl", "--include-private"];
+    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    let (recs, out) = common::jsonl(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut attempts: Vec<serde_json::Value> = common::of_type(&recs, "attempt")
+        .into_iter()
+        .cloned()
+        .map(|mut a| {
+            if !a["input"].as_str().unwrap().ends_with(".cap") {
+                a["input"] = "log".into();
+                a["frame"] = serde_json::Value::Null;
+            }
+            a
+        })
+        .collect();
+    attempts.sort_by_key(|a| a.to_string());
+    let summary = common::of_type(&recs, "summary")[0];
+    let log = summary["per_input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| !i["sysmon"].is_null())
+        .expect("the Sysmon log's counts");
+    (attempts, log["sysmon"].clone())
+}
+
+#[test]
+fn otrf_pairs_join_the_same_in_the_forwarders_shapes() {
+    // The OTRF host logs (NXLog) rewritten as an Azure portal export (event
+    // XML in `SyslogMessage`, `<` escaped) and as Windows PowerShell's
+    // `ConvertTo-Json` (UTF-16): joined to the held-out capture, each gives
+    // the attempts the original log gives, with the same process on each,
+    // and the initiators the pair's EXPECTED-JOIN table names.
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for pair in ["covenant_psremoting_command", "empire_psremoting_stager"] {
+        let dir = data.join("sysmon/otrf-atomic-pairs").join(pair);
+        let tmp = tempfile::tempdir().unwrap();
+        let caps = common::unzip(&dir.join(format!("network_{pair}.zip")), tmp.path());
+        let (_tmp_host, nxlog) = otrf_host_log(&data, pair);
+        let mut azure = Vec::new();
+        let mut ps = Vec::new();
+        for line in std::fs::read_to_string(&nxlog).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some((xml, obj)) = reshape(v.as_object().unwrap()) {
+                azure.push(serde_json::json!({
+                    "TimeGenerated": v["@timestamp"],
+                    "Computer": "collector01",
+                    "HostName": v["Hostname"],
+                    "Facility": "user",
+                    "SeverityLevel": "info",
+                    "ProcessName": "sysmon",
+                    "SyslogMessage": xml,
+                    "Type": "Syslog",
+                }));
+                ps.push(obj);
+            }
+        }
+        let azure_path = tmp.path().join("azure-export.json");
+        let azure_text = serde_json::to_string_pretty(&azure)
+            .unwrap()
+            .replace('<', r"\u003c")
+            .replace('>', r"\u003e");
+        std::fs::write(&azure_path, azure_text).unwrap();
+        let ps_path = tmp.path().join("get-winevent.json");
+        let ps_text = serde_json::to_string_pretty(&ps).unwrap();
+        let mut utf16 = vec![0xff, 0xfe];
+        utf16.extend(ps_text.encode_utf16().flat_map(u16::to_le_bytes));
+        std::fs::write(&ps_path, utf16).unwrap();
+
+        let with = |log: &Path| {
+            let mut inputs = caps.clone();
+            inputs.push(log.to_path_buf());
+            conns(&inputs)
+        };
+        let (want, want_counts) = with(&nxlog);
+        assert!(want.iter().any(|a| a["join_rule"] == "tuple"), "{pair}");
+        let tsv = std::fs::read_to_string(dir.join("EXPECTED-JOIN.derived.tsv")).unwrap();
+        for (shape, path) in [("azure", &azure_path), ("powershell", &ps_path)] {
+            let (got, counts) = with(path);
+            for k in ["eid1", "eid3", "eid13"] {
+                assert_eq!(counts[k], want_counts[k], "{pair} {shape}: {counts}");
+            }
+            assert_eq!(counts["bad_records"], 0, "{pair} {shape}: {counts}");
+            assert_eq!(got.len(), want.len(), "{pair} {shape}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g, w, "{pair} {shape}");
+            }
+            // The initiators of the held-out table, on the capture's
+            // attempts.
+            let mut rows = tsv.lines().filter(|l| !l.starts_with('#'));
+            let header: Vec<&str> = rows.next().unwrap().split('\t').collect();
+            let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+            let mut checked = 0;
+            for row in rows {
+                let f: Vec<&str> = row.split('\t').collect();
+                if f[col("Initiated")] != "true" {
+                    continue;
+                }
+                let a = got
+                    .iter()
+                    .find(|a| {
+                        a["input"].as_str().unwrap().ends_with(".cap")
+                            && a["src"] == f[col("src_ip")]
+                            && a["sport"].as_u64() == f[col("src_port")].parse().ok()
+                            && a["dst"] == f[col("dst_ip")]
+                            && a["dport"].as_u64() == f[col("dst_port")].parse().ok()
+                    })
+                    .unwrap_or_else(|| panic!("{pair} {shape}: no attempt for {row}"));
+                assert_eq!(a["image"], f[col("Image")], "{pair} {shape}");
+                assert_eq!(a["user"], f[col("User")], "{pair} {shape}");
+                assert_eq!(a["host"], f[col("host")], "{pair} {shape}");
+                assert_eq!(
+                    a["process_guid"].as_str().unwrap().to_lowercase(),
+                    f[col("ProcessGuid")].to_lowercase(),
+                    "{pair} {shape}"
+                );
+                checked += 1;
+            }
+            assert!(checked >= 2, "{pair}: {checked} initiator rows");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- robustness
 
 /// A small deterministic generator, so failures reproduce.
