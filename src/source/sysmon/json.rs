@@ -28,8 +28,9 @@
 //!
 //! Keys may also come flattened with dots (`"winlog.event_data.Image"`), as
 //! some exports write them. The time is `UtcTime` from the EventData, else
-//! `@timestamp` or `TimeCreated` (NXLog's `EventTime` is local time without
-//! a zone, and is not used).
+//! `@timestamp` or `TimeCreated` (PowerShell's in either of its forms, see
+//! `winevent.rs`; NXLog's `EventTime` is local time without a zone, and is
+//! not used).
 
 use serde_json::{Map, Value};
 
