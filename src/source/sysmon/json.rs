@@ -124,7 +124,7 @@ fn get<'v>(o: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
 
 /// A JSON scalar as the text an XML event would have had; evtx_dump's
 /// `{"#text": …}` objects are unwrapped.
-pub(crate) fn text(v: &Value) -> Option<String> {
+fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -30,10 +30,8 @@
 
 use serde_json::{Map, Value};
 
-use super::json::text;
-use super::{normalise_guid, Field, Raw, KEPT_EVENT_IDS};
-use crate::event::Ts;
-use crate::timefmt::parse_log_time;
+// Through the parent, which names the crate's time module for the module.
+use super::{normalise_guid, parse_log_time, Field, Raw, Ts, KEPT_EVENT_IDS};
 
 /// EventData names, in Sysmon's order, of the newest schema of each kept
 /// Event ID. Every older layout is this one with fields left out, never
@@ -141,16 +139,21 @@ pub(crate) fn is_winevent(o: &Map<String, Value>) -> bool {
     o.contains_key("Id") && (o.contains_key("ProviderName") || o.contains_key("ProviderId"))
 }
 
-/// A value PowerShell may have wrapped: `{"Value": …}` (an
-/// `EventProperty`), `{"Guid": …}` (a GUID in Windows PowerShell 5),
-/// `{"value": …}` (a date that went through the pipeline).
+/// A value as text; one PowerShell may have wrapped is unwrapped:
+/// `{"Value": …}` (an `EventProperty`), `{"Guid": …}` (a GUID in Windows
+/// PowerShell 5), `{"value": …}` (a date that went through the pipeline).
+/// (Not `json::text`: `json.rs` reads this module's records, and imports
+/// between the two would go both ways.)
 fn unwrapped(v: &Value) -> Option<String> {
     match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
         Value::Object(o) => ["Value", "value", "Guid"]
             .iter()
             .find_map(|k| o.get(*k))
             .and_then(unwrapped),
-        _ => text(v),
+        _ => None,
     }
 }
 
