@@ -1,7 +1,9 @@
 //! The Sysmon readers on real logs from `../shared/data/sysmon` (EVTX from
 //! attack simulations, the `evtx` crate's own samples, OTRF NXLog JSON with
-//! a join derived from the matching capture) and on the hand-written text
-//! fixtures in `tests/data/sysmon` (one per shipper format).
+//! a join derived from the matching capture), on the hand-written text
+//! fixtures in `tests/data/sysmon` (one per shipper format), and on the
+//! forwarders' JSON fixtures there that carry real EVTX events (checked
+//! against the EVTX they came from).
 
 mod common;
 
@@ -737,6 +739,747 @@ fn not_sysmon_is_an_error_with_the_name() {
     assert!(sysmon::read("e.evtx", b"ElfFile\0short").is_err());
 }
 
+// ---------------------------------------------------------------- forwarders' JSON
+
+// The fixtures below carry real events (how each was made, and from which
+// records: tests/data/sysmon/README.md) from sources whose licences allow
+// copying them (GPL samples stay in the shared data); each test checks that
+// the events read from a fixture are those the source gives for the same
+// records.
+/// The `evtx` crate's Sysmon sample (MIT OR Apache-2.0).
+const EVTX_SYSMON: &str = "omerbenamram-evtx-samples/sysmon.evtx";
+/// The OTRF covenant pair's NXLog host log (MIT); records by line.
+const COVENANT: &str = "otrf:covenant_psremoting_command";
+
+/// An event without its place in the file it came from (record numbers and
+/// offsets are the file's, not the event's).
+fn placeless(e: &SysmonEvent) -> SysmonEvent {
+    SysmonEvent {
+        record: 0,
+        offset: 0,
+        ..e.clone()
+    }
+}
+
+/// The log's events are, in order and field for field, those of the
+/// source records `from` (source, record: the EVTX record ID, or the line
+/// of an OTRF host log). Without the shared data only their number is
+/// checked here (the callers check values by hand as well).
+fn same_as_source(log: &SysmonLog, from: &[(&str, u64)]) {
+    assert_eq!(log.events.len(), from.len(), "{:?}", log.stats);
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for (got, (source, rec)) in log.events.iter().zip(from) {
+        let src = match source.strip_prefix("otrf:") {
+            Some(pair) => read_path(&otrf_host_log(&data, pair).1),
+            None => read_path(&data.join("sysmon").join(source)),
+        };
+        let want = src
+            .events
+            .iter()
+            .find(|e| e.record == *rec)
+            .unwrap_or_else(|| panic!("{source}: no record {rec}"));
+        assert_eq!(placeless(got), placeless(want), "{source} record {rec}");
+    }
+}
+
+/// The one `bad_event` warning: (line, offset, message).
+fn the_bad_event(log: &SysmonLog) -> (u64, u64, String) {
+    let w: Vec<_> = log
+        .warnings
+        .kept
+        .iter()
+        .filter(|w| w.reason == "bad_event")
+        .collect();
+    assert_eq!(w.len(), 1, "{w:?}");
+    (w[0].frame.unwrap_or(0), w[0].offset, w[0].message.clone())
+}
+
+/// Where line `n` (1-based) starts.
+fn line_start(text: &str, n: usize) -> u64 {
+    text.split_inclusive('\n')
+        .take(n - 1)
+        .map(str::len)
+        .sum::<usize>() as u64
+}
+
+/// (line, offset) of the element of a document that holds `marker`: it
+/// starts at the first bracket of the last `open` before the marker.
+fn element_at(text: &str, marker: &str, open: &str) -> (u64, u64) {
+    let m = text.find(marker).unwrap_or_else(|| panic!("{marker}"));
+    let bracket = open.find(['{', '[']).unwrap();
+    let start = text[..m].rfind(open).unwrap() + bracket;
+    let line = text[..start].matches('\n').count() as u64 + 1;
+    (line, start as u64)
+}
+
+/// The events the embedded-XML fixtures carry, checked by hand: Opera's
+/// installer.exe and its connections, on DESKTOP-2KGM189 (not the
+/// forwarder's host, `collector01`, nor the forwarder's times).
+fn check_known_events(log: &SysmonLog) {
+    for e in &log.events {
+        assert_eq!(e.host.as_deref(), Some("DESKTOP-2KGM189"), "{e:?}");
+    }
+    let guid = Some("{94f748d5-4dcb-5a9e-0000-0010b2051110}");
+    let e3 = of_id(log, 3);
+    let https = e3
+        .iter()
+        .find(|e| e.dport == Some(443))
+        .expect("the connection to 443");
+    assert_eq!(image_name(https), "installer.exe");
+    assert_eq!(
+        (https.src, https.sport, https.dst),
+        (ip("192.168.2.128"), Some(59344), ip("185.26.182.117"))
+    );
+    assert_eq!(https.ts.to_string(), "2017-12-18T14:51:29.706000Z");
+    assert_eq!(https.process_guid.as_deref(), guid);
+    assert_eq!(https.user.as_deref(), Some(r"NT AUTHORITY\SYSTEM"));
+    assert_eq!(
+        (https.initiated, https.protocol.as_deref(), https.pid),
+        (Some(true), Some("tcp"), Some(4280))
+    );
+    if let Some(http) = e3.iter().find(|e| e.dport == Some(80)) {
+        assert_eq!(http.dst, ip("93.184.220.29"));
+        assert_eq!(http.process_guid.as_deref(), guid);
+    }
+    if let Some(e1) = of_id(log, 1).first() {
+        assert_eq!(image_name(e1), "installer.exe");
+        assert_eq!(
+            e1.parent_image.as_deref(),
+            Some(r"C:\Program Files\Opera\launcher.exe")
+        );
+        assert!(e1
+            .command_line
+            .as_deref()
+            .unwrap()
+            .starts_with(r#""C:\Windows\TEMP\opera autoupdate\CProgram FilesOpera\installing\installer.exe" --install"#));
+    }
+    if let Some(e13) = of_id(log, 13).first() {
+        assert_eq!(
+            e13.target_object.as_deref(),
+            Some(r"\REGISTRY\MACHINE\SYSTEM\ControlSet001\Services\MpKsle59912eb\Start")
+        );
+        assert_eq!(e13.details.as_deref(), Some("DWORD (0x00000004)"));
+        assert_eq!(e13.ts.to_string(), "2017-12-26T13:11:44.565000Z");
+    }
+}
+
+/// The look-alike (SecurityCenter's Event ID 1, in the same wrapper) and
+/// another program's record are counted, not taken.
+fn check_lookalike_and_other(log: &SysmonLog) {
+    let s = &log.stats;
+    assert_eq!(
+        (s.other_provider, s.other_provider_same_id),
+        (1, 1),
+        "{s:?}"
+    );
+    assert_eq!(s.other_lines, 1, "{s:?}");
+}
+
+#[test]
+fn azure_syslog_table_as_json_lines() {
+    let path = fixture("azure-syslog.jsonl");
+    let log = read_path(&path);
+    assert_eq!(log.format, SysmonFormat::JsonLines);
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 2, 1), "{s:?}");
+    check_lookalike_and_other(&log);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r"\u003cEvent"), "escaped as Azure writes it");
+    let (line, offset, msg) = the_bad_event(&log);
+    assert_eq!((line, offset), (5, line_start(&text, 5)));
+    assert!(msg.starts_with("line 5: not JSON"), "{msg}");
+    // The rest after the broken line is read: lines 6 and 7.
+    let lines: Vec<u64> = log.events.iter().map(|e| e.record).collect();
+    assert_eq!(lines, [1, 2, 6, 7]);
+    assert_eq!(log.events[2].offset, line_start(&text, 6));
+    check_known_events(&log);
+    same_as_source(
+        &log,
+        &[
+            (EVTX_SYSMON, 2053),
+            (EVTX_SYSMON, 2061),
+            (EVTX_SYSMON, 2062),
+            (EVTX_SYSMON, 1769),
+        ],
+    );
+}
+
+#[test]
+fn azure_portal_export_array() {
+    let path = fixture("azure-syslog-export.json");
+    let log = read_path(&path);
+    assert_eq!(log.format, SysmonFormat::JsonDocument);
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 1, 1), "{s:?}");
+    check_lookalike_and_other(&log);
+    // Element 3 lacks a comma between two members: a warning at its own
+    // offset, and elements 4 to 6 are still read.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r"\u003CEvent"), "System.Text.Json's escapes");
+    let (line, offset, msg) = the_bad_event(&log);
+    assert_eq!(
+        (line, offset),
+        element_at(&text, "2017-12-18 14:51:29.968", "\n{")
+    );
+    assert!(
+        msg.starts_with(&format!("line {line}: element 3: not JSON")),
+        "{msg}"
+    );
+    let e1 = &log.events[1];
+    assert_eq!(
+        (e1.record, e1.offset),
+        element_at(&text, "2018-03-06 08:14:03.888", "\n{")
+    );
+    check_known_events(&log);
+    same_as_source(
+        &log,
+        &[
+            (EVTX_SYSMON, 2061),
+            (EVTX_SYSMON, 2053),
+            (EVTX_SYSMON, 1769),
+        ],
+    );
+}
+
+#[test]
+fn azure_query_api_tables() {
+    let path = fixture("azure-query-api.json");
+    let log = read_path(&path);
+    assert_eq!(log.format, SysmonFormat::JsonDocument);
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 1, 1), "{s:?}");
+    check_lookalike_and_other(&log);
+    // Row 4 has fewer values than there are columns.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (line, offset, msg) = the_bad_event(&log);
+    let row = r#"["00000000-0000-0000-0000-000000000000""#;
+    assert_eq!(
+        (line, offset),
+        element_at(&text, "2017-12-18 14:51:29.968", row)
+    );
+    assert!(
+        msg.ends_with("table 1 row 4: 12 values for 15 columns"),
+        "{msg}"
+    );
+    assert!(log.events[2].offset > offset, "row 6 read after row 4");
+    check_known_events(&log);
+    same_as_source(
+        &log,
+        &[
+            (EVTX_SYSMON, 2053),
+            (EVTX_SYSMON, 2061),
+            (EVTX_SYSMON, 1769),
+        ],
+    );
+}
+
+#[test]
+fn rsyslog_and_syslog_ng_json_templates() {
+    let path = fixture("rsyslog.jsonl");
+    let log = read_path(&path);
+    assert_eq!(log.format, SysmonFormat::JsonLines);
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 2, 1), "{s:?}");
+    check_lookalike_and_other(&log);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (line, offset, _) = the_bad_event(&log);
+    assert_eq!((line, offset), (5, line_start(&text, 5)));
+    // msg, rawmsg (after the syslog header), @message, message.
+    let lines: Vec<u64> = log.events.iter().map(|e| e.record).collect();
+    assert_eq!(lines, [1, 2, 6, 7]);
+    check_known_events(&log);
+    same_as_source(
+        &log,
+        &[
+            (EVTX_SYSMON, 2053),
+            (EVTX_SYSMON, 2061),
+            (EVTX_SYSMON, 2062),
+            (EVTX_SYSMON, 1769),
+        ],
+    );
+}
+
+#[test]
+fn graylog_gelf() {
+    let path = fixture("gelf.jsonl");
+    let log = read_path(&path);
+    assert_eq!(log.format, SysmonFormat::JsonLines);
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 2, 0), "{s:?}");
+    check_lookalike_and_other(&log);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (line, offset, msg) = the_bad_event(&log);
+    assert_eq!((line, offset), (4, line_start(&text, 4)));
+    assert!(msg.contains("not JSON"), "{msg}");
+    // full_message before the cut short_message; short_message alone;
+    // Graylog's stored `message`.
+    let lines: Vec<u64> = log.events.iter().map(|e| e.record).collect();
+    assert_eq!(lines, [1, 2, 6]);
+    check_known_events(&log);
+    same_as_source(
+        &log,
+        &[
+            (EVTX_SYSMON, 2053),
+            (EVTX_SYSMON, 2061),
+            (EVTX_SYSMON, 2062),
+        ],
+    );
+}
+
+/// The text of a UTF-16LE file with a byte-order mark.
+fn utf16le_text(bytes: &[u8]) -> String {
+    assert_eq!(&bytes[..2], [0xff, 0xfe]);
+    let units: Vec<u16> = bytes[2..]
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16(&units).unwrap()
+}
+
+#[test]
+fn windows_powershell_5_convertto_json() {
+    let path = fixture("powershell5.json");
+    let log = read_path(&path);
+    assert_eq!(log.format, SysmonFormat::JsonDocument);
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 2, 1), "{s:?}");
+    // Element 4 is SecurityCenter's Event ID 1; element 8 an object of no
+    // known shape.
+    check_lookalike_and_other(&log);
+    // Element 5 has a bad escape; element 7 has no Message and its
+    // Properties in the wrong order (UtcTime and ProcessGuid swapped): not
+    // read under the wrong names.
+    let text = utf16le_text(&std::fs::read(&path).unwrap());
+    let bad: Vec<_> = log
+        .warnings
+        .kept
+        .iter()
+        .filter(|w| w.reason == "bad_event")
+        .collect();
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    let (line, offset) = element_at(&text, r"Process Create:\q", "\r\n{");
+    assert_eq!((bad[0].frame, bad[0].offset), (Some(line), offset));
+    assert!(
+        bad[0].message.contains("element 5: not JSON"),
+        "{}",
+        bad[0].message
+    );
+    assert!(
+        bad[1].message.contains("element 7: Event ID 3: no Message")
+            && bad[1]
+                .message
+                .contains("18 Properties fit no Sysmon layout"),
+        "{}",
+        bad[1].message
+    );
+    // Read from Message (elements 1 and 2) and from Properties alone:
+    // element 3, an Event ID 1 of 22 values (no ParentUser), and element 6,
+    // an older Event ID 3 of 17 (no RuleName).
+    let e1 = of_id(&log, 1)[0];
+    assert_eq!(image_name(e1), "wsmprovhost.exe");
+    assert_eq!(e1.host.as_deref(), Some("WORKSTATION6.theshire.local"));
+    assert_eq!(
+        e1.process_guid.as_deref(),
+        Some("{49a15388-2826-5f2c-4505-000000000400}")
+    );
+    assert_eq!(
+        e1.parent_image.as_deref(),
+        Some(r"C:\Windows\System32\svchost.exe")
+    );
+    let http = &log.events[3];
+    assert_eq!((http.dst, http.dport), (ip("93.184.220.29"), Some(80)));
+    assert_eq!(
+        http.initiated,
+        Some(true),
+        "\"True\" as PowerShell 5 writes it"
+    );
+    let others: Vec<SysmonEvent> = log
+        .events
+        .iter()
+        .filter(|e| e.event_id != 1)
+        .cloned()
+        .collect();
+    check_known_events(&SysmonLog {
+        events: others,
+        ..log.clone()
+    });
+    same_as_source(
+        &log,
+        &[
+            (EVTX_SYSMON, 2061),
+            (EVTX_SYSMON, 1769),
+            (COVENANT, 657),
+            (EVTX_SYSMON, 2062),
+        ],
+    );
+    // The same text as UTF-8 reads the same.
+    let utf8 = sysmon::read("ps5-utf8.json", text.as_bytes()).unwrap();
+    assert_eq!(utf8.stats, log.stats);
+    assert_eq!(utf8.events, log.events);
+}
+
+#[test]
+fn powershell_7_convertto_json() {
+    let log = read_path(&fixture("powershell7.json"));
+    assert_eq!(log.format, SysmonFormat::JsonDocument);
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 1, 1), "{s:?}");
+    assert_eq!(s.bad_records, 0, "{:?}", log.warnings.kept);
+    // The Event ID 3 with Windows' own rendered Message (kept by NXLog).
+    let grunt = of_id(&log, 3)[0];
+    assert_eq!(image_name(grunt), "grunthttp.exe");
+    assert_eq!(
+        (grunt.src, grunt.dst, grunt.dport),
+        (ip("172.18.39.5"), ip("172.18.39.6"), Some(5985))
+    );
+    assert_eq!(grunt.user.as_deref(), Some(r"THESHIRE\pgustavo"));
+    assert_eq!(
+        grunt.process_guid.as_deref(),
+        Some("{297bc33e-7d2a-5f2b-6003-000000000400}")
+    );
+    assert_eq!(grunt.host.as_deref(), Some("WORKSTATION5.theshire.local"));
+    // The Event ID 13 has no Message: its typed Properties (numbers,
+    // booleans, GUIDs without braces) by the 8-value layout.
+    let e13 = of_id(&log, 13)[0];
+    assert_eq!(
+        e13.target_object.as_deref(),
+        Some(r"HKLM\System\CurrentControlSet\Services\NdisCap\Start")
+    );
+    assert_eq!(
+        e13.image.as_deref(),
+        Some(r"C:\windows\system32\services.exe")
+    );
+    same_as_source(
+        &log,
+        &[(COVENANT, 1258), (EVTX_SYSMON, 2053), (COVENANT, 4207)],
+    );
+    // One event: one object, not an array of one.
+    let one = read_path(&fixture("powershell7-single.json"));
+    assert_eq!(one.format, SysmonFormat::JsonDocument);
+    assert_eq!(one.events.len(), 1, "{:?}", one.stats);
+    assert_eq!(one.events[0].record, 1);
+    check_known_events(&one);
+    same_as_source(&one, &[(EVTX_SYSMON, 2061)]);
+}
+
+#[test]
+fn a_cut_document_reads_up_to_the_cut() {
+    let text = std::fs::read_to_string(fixture("azure-syslog-export.json")).unwrap();
+    // Cut inside the last element (the Event ID 13).
+    let cut = text.find("2017-12-26 13:11:44.565").unwrap();
+    let log = sysmon::read("cut.json", &text.as_bytes()[..cut]).unwrap();
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 1, 0), "{s:?}");
+    let w = warned(&log, "bad_event");
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[1].1
+            .contains("element 6: the input ends inside this record"),
+        "{}",
+        w[1].1
+    );
+    // A query API response is one object: cut inside its last row, the
+    // rows before the cut are still read.
+    let text = std::fs::read_to_string(fixture("azure-query-api.json")).unwrap();
+    let cut = text.find("2017-12-26 13:11:44.565").unwrap();
+    let log = sysmon::read("cut-api.json", &text.as_bytes()[..cut]).unwrap();
+    let s = &log.stats;
+    assert_eq!((s.eid1, s.eid3, s.eid13), (1, 1, 0), "{s:?}");
+    let w = warned(&log, "bad_event");
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[1].1
+            .ends_with("table 1 row 6: the input ends inside this row"),
+        "{}",
+        w[1].1
+    );
+}
+
+// ---------------------------------------------------------------- held-out join
+
+/// Sysmon's EventData names of the kept IDs, in its order (the newest
+/// schema; an event has those of its version, in this order).
+const EVENT_DATA: [(u64, &[&str]); 3] = [
+    (
+        1,
+        &[
+            "RuleName",
+            "UtcTime",
+            "ProcessGuid",
+            "ProcessId",
+            "Image",
+            "FileVersion",
+            "Description",
+            "Product",
+            "Company",
+            "OriginalFileName",
+            "CommandLine",
+            "CurrentDirectory",
+            "User",
+            "LogonGuid",
+            "LogonId",
+            "TerminalSessionId",
+            "IntegrityLevel",
+            "Hashes",
+            "ParentProcessGuid",
+            "ParentProcessId",
+            "ParentImage",
+            "ParentCommandLine",
+            "ParentUser",
+        ],
+    ),
+    (
+        3,
+        &[
+            "RuleName",
+            "UtcTime",
+            "ProcessGuid",
+            "ProcessId",
+            "Image",
+            "User",
+            "Protocol",
+            "Initiated",
+            "SourceIsIpv6",
+            "SourceIp",
+            "SourceHostname",
+            "SourcePort",
+            "SourcePortName",
+            "DestinationIsIpv6",
+            "DestinationIp",
+            "DestinationHostname",
+            "DestinationPort",
+            "DestinationPortName",
+        ],
+    ),
+    (
+        13,
+        &[
+            "RuleName",
+            "EventType",
+            "UtcTime",
+            "ProcessGuid",
+            "ProcessId",
+            "Image",
+            "TargetObject",
+            "Details",
+            "User",
+        ],
+    ),
+];
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An NXLog record of an OTRF host log with Event ID 1, 3 or 13, as the
+/// same event's XML (for the Azure `Syslog` table) and as PowerShell's
+/// object. The covenant log kept Windows' rendered `Message` and every
+/// EventData field: the object has that `Message` and `Properties` in
+/// EventData order. The empire log has no `Message` and lost `ProcessId`
+/// (and Event ID 13's `EventType`) to the shipper's own keys, so its
+/// `Properties` cannot be rebuilt in order: its objects have a `Message`
+/// rendered as Windows renders Sysmon's (the summary line, then `Name:
+/// value` lines) from the fields there are, and no `Properties`.
+fn reshape(o: &serde_json::Map<String, serde_json::Value>) -> Option<(String, serde_json::Value)> {
+    use serde_json::{json, Value};
+    let id = o.get("EventID")?.as_u64()?;
+    let names = EVENT_DATA.iter().find(|(i, _)| *i == id)?.1;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let get = |k: &str| o.get(k).map(text);
+    let data: Vec<(&str, String)> = names.iter().filter_map(|n| Some((*n, get(n)?))).collect();
+    let (provider, host, time) = (get("SourceName")?, get("Hostname")?, get("@timestamp")?);
+    let guid = get("ProviderGuid").unwrap_or_default();
+    let channel = get("Channel").unwrap_or_default();
+    let fields: String = data
+        .iter()
+        .map(|(n, v)| format!(r#"<Data Name="{n}">{}</Data>"#, xml_escape(v)))
+        .collect();
+    let xml = format!(
+        concat!(
+            r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>"#,
+            r#"<Provider Name="{}" Guid="{}"/><EventID>{}</EventID>"#,
+            r#"<TimeCreated SystemTime="{}"/><Channel>{}</Channel><Computer>{}</Computer>"#,
+            r#"</System><EventData>{}</EventData></Event>"#
+        ),
+        xml_escape(&provider),
+        guid,
+        id,
+        time,
+        xml_escape(&channel),
+        xml_escape(&host),
+        fields
+    );
+    let (message, properties) = match o.get("Message") {
+        Some(m) => (
+            m.clone(),
+            data.iter().map(|(_, v)| json!({ "Value": v })).collect(),
+        ),
+        None => {
+            let summary = match id {
+                1 => "Process Create:",
+                3 => "Network connection detected:",
+                _ => "Registry value set:",
+            };
+            let lines = data.iter().map(|(n, v)| format!("{n}: {v}"));
+            let text: Vec<String> = std::iter::once(summary.to_string()).chain(lines).collect();
+            (Value::from(text.join("\r\n")), Vec::new())
+        }
+    };
+    let ps = json!({
+        "Message": message,
+        "Id": id,
+        "ProviderName": provider,
+        "ProviderId": guid.trim_matches(['{', '}']).to_ascii_lowercase(),
+        "LogName": channel,
+        "MachineName": host,
+        "TimeCreated": time,
+        "Properties": properties,
+    });
+    Some((xml, ps))
+}
+
+/// `conns -f jsonl --include-private` over `inputs`: the attempts (those
+/// from the Sysmon log with its name and line cleared, as they differ
+/// between shapes, sorted) and the Sysmon counts of the log.
+fn conns(inputs: &[PathBuf]) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut args = vec!["conns", "-f", "jsonl", "--include-private"];
+    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    let (recs, out) = common::jsonl(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut attempts: Vec<serde_json::Value> = common::of_type(&recs, "attempt")
+        .into_iter()
+        .cloned()
+        .map(|mut a| {
+            if !a["input"].as_str().unwrap().ends_with(".cap") {
+                a["input"] = "log".into();
+                a["frame"] = serde_json::Value::Null;
+            }
+            a
+        })
+        .collect();
+    attempts.sort_by_key(|a| a.to_string());
+    let summary = common::of_type(&recs, "summary")[0];
+    let log = summary["per_input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| !i["sysmon"].is_null())
+        .expect("the Sysmon log's counts");
+    (attempts, log["sysmon"].clone())
+}
+
+#[test]
+fn otrf_pairs_join_the_same_in_the_forwarders_shapes() {
+    // The OTRF host logs (NXLog) rewritten as an Azure portal export (event
+    // XML in `SyslogMessage`, `<` escaped) and as Windows PowerShell's
+    // `ConvertTo-Json` (UTF-16): joined to the held-out capture, each gives
+    // the attempts the original log gives, with the same process on each,
+    // and the initiators the pair's EXPECTED-JOIN table names.
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    for pair in ["covenant_psremoting_command", "empire_psremoting_stager"] {
+        let dir = data.join("sysmon/otrf-atomic-pairs").join(pair);
+        let tmp = tempfile::tempdir().unwrap();
+        let caps = common::unzip(&dir.join(format!("network_{pair}.zip")), tmp.path());
+        let (_tmp_host, nxlog) = otrf_host_log(&data, pair);
+        let mut azure = Vec::new();
+        let mut ps = Vec::new();
+        for line in std::fs::read_to_string(&nxlog).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some((xml, obj)) = reshape(v.as_object().unwrap()) {
+                azure.push(serde_json::json!({
+                    "TimeGenerated": v["@timestamp"],
+                    "Computer": "collector01",
+                    "HostName": v["Hostname"],
+                    "Facility": "user",
+                    "SeverityLevel": "info",
+                    "ProcessName": "sysmon",
+                    "SyslogMessage": xml,
+                    "Type": "Syslog",
+                }));
+                ps.push(obj);
+            }
+        }
+        let azure_path = tmp.path().join("azure-export.json");
+        let azure_text = serde_json::to_string_pretty(&azure)
+            .unwrap()
+            .replace('<', r"\u003c")
+            .replace('>', r"\u003e");
+        std::fs::write(&azure_path, azure_text).unwrap();
+        let ps_path = tmp.path().join("get-winevent.json");
+        let ps_text = serde_json::to_string_pretty(&ps).unwrap();
+        let mut utf16 = vec![0xff, 0xfe];
+        utf16.extend(ps_text.encode_utf16().flat_map(u16::to_le_bytes));
+        std::fs::write(&ps_path, utf16).unwrap();
+
+        let with = |log: &Path| {
+            let mut inputs = caps.clone();
+            inputs.push(log.to_path_buf());
+            conns(&inputs)
+        };
+        let (want, want_counts) = with(&nxlog);
+        assert!(want.iter().any(|a| a["join_rule"] == "tuple"), "{pair}");
+        let tsv = std::fs::read_to_string(dir.join("EXPECTED-JOIN.derived.tsv")).unwrap();
+        for (shape, path) in [("azure", &azure_path), ("powershell", &ps_path)] {
+            let (got, counts) = with(path);
+            for k in ["eid1", "eid3", "eid13"] {
+                assert_eq!(counts[k], want_counts[k], "{pair} {shape}: {counts}");
+            }
+            assert_eq!(counts["bad_records"], 0, "{pair} {shape}: {counts}");
+            assert_eq!(got.len(), want.len(), "{pair} {shape}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g, w, "{pair} {shape}");
+            }
+            // The initiators of the held-out table, on the capture's
+            // attempts.
+            let mut rows = tsv.lines().filter(|l| !l.starts_with('#'));
+            let header: Vec<&str> = rows.next().unwrap().split('\t').collect();
+            let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+            let mut checked = 0;
+            for row in rows {
+                let f: Vec<&str> = row.split('\t').collect();
+                if f[col("Initiated")] != "true" {
+                    continue;
+                }
+                let a = got
+                    .iter()
+                    .find(|a| {
+                        a["input"].as_str().unwrap().ends_with(".cap")
+                            && a["src"] == f[col("src_ip")]
+                            && a["sport"].as_u64() == f[col("src_port")].parse().ok()
+                            && a["dst"] == f[col("dst_ip")]
+                            && a["dport"].as_u64() == f[col("dst_port")].parse().ok()
+                    })
+                    .unwrap_or_else(|| panic!("{pair} {shape}: no attempt for {row}"));
+                assert_eq!(a["image"], f[col("Image")], "{pair} {shape}");
+                assert_eq!(a["user"], f[col("User")], "{pair} {shape}");
+                assert_eq!(a["host"], f[col("host")], "{pair} {shape}");
+                assert_eq!(
+                    a["process_guid"].as_str().unwrap().to_lowercase(),
+                    f[col("ProcessGuid")].to_lowercase(),
+                    "{pair} {shape}"
+                );
+                checked += 1;
+            }
+            assert!(checked >= 2, "{pair}: {checked} initiator rows");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- robustness
 
 /// A small deterministic generator, so failures reproduce.
@@ -790,6 +1533,13 @@ fn mutated_text_fixtures_never_panic() {
         "exported.xml",
         "linux-syslog.log",
         "journald.jsonl",
+        "azure-syslog.jsonl",
+        "azure-syslog-export.json",
+        "azure-query-api.json",
+        "rsyslog.jsonl",
+        "gelf.jsonl",
+        "powershell5.json",
+        "powershell7.json",
     ] {
         let orig = std::fs::read(fixture(f)).unwrap();
         mutate_never_panics(f, &orig, orig.len(), 600, 0x9e37_79b9_7f4a_7c15);

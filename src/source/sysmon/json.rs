@@ -1,7 +1,11 @@
-//! Sysmon events as JSON lines, in the shapes the shippers write.
+//! Sysmon events as JSON records, in the shapes the shippers write.
 //!
 //! The same event reaches a SIEM under different keys depending on what
-//! shipped it, so each line is recognised by its keys, never by a setting:
+//! shipped it, so each record is recognised by its keys, never by a setting
+//! or a file name. Records come one per line (here, [`read_lines`]) or as
+//! the elements of one JSON document (`jsondoc.rs`: an array, or the rows of
+//! a Log Analytics query API response); either way each object is judged by
+//! [`read_object`], trying the shapes in the order of this table:
 //!
 //! | shape | Event ID | provider / channel | host | EventData |
 //! |---|---|---|---|---|
@@ -9,20 +13,46 @@
 //! | winlogbeat 6 | `event_id` | `source_name`, `provider_guid`, `log_name` | `computer_name` | `event_data.*` |
 //! | NXLog, OTRF/Mordor datasets (flat) | `EventID` | `SourceName`, `ProviderGuid`, `Channel` | `Hostname` | top level |
 //! | evtx_dump JSON | `Event.System.EventID` (number or `#text`) | `Event.System.Provider.#attributes.Name`/`Guid`, `Event.System.Channel` | `Event.System.Computer` | `Event.EventData.*` |
+//! | `Get-WinEvent \| ConvertTo-Json` (Windows PowerShell 5 and PowerShell 7; `winevent.rs`) | `Id` | `ProviderName`, `ProviderId`, `LogName` | `MachineName` | the `Name: value` lines of the rendered `Message`, else `Properties[].Value` by Sysmon's EventData order (checked) |
 //! | journald / syslog as JSON | – | – | – | an `<Event>` in `MESSAGE` or `message` |
+//! | Azure Monitor / Microsoft Sentinel `Syslog` table (lines, portal array, query API rows) | – | – | – | an `<Event>` in `SyslogMessage` |
+//! | rsyslog / syslog-ng JSON templates | – | – | – | an `<Event>` in `msg`, `message`, `MESSAGE`, `rawmsg` or `@message` |
+//! | Graylog GELF | – | – | – | an `<Event>` in `full_message`, `short_message` or `message` |
+//!
+//! In the last four, everything comes from the event XML, found anywhere in
+//! the string (after a syslog header too), as in syslog text: the wrapper's
+//! host (`Computer`, `HostName`, `host`) and time (`TimeGenerated`, GELF's
+//! epoch `timestamp`) are the forwarder's, not the event's, and are not
+//! used. JSON escapes (`\u003cEvent\u003e`, `\"`) are undone by the JSON
+//! parser before the XML is looked for.
 //!
 //! Keys may also come flattened with dots (`"winlog.event_data.Image"`), as
 //! some exports write them. The time is `UtcTime` from the EventData, else
-//! `@timestamp` or `TimeCreated` (NXLog's `EventTime` is local time without
-//! a zone, and is not used).
+//! `@timestamp` or `TimeCreated` (PowerShell's in either of its forms, see
+//! `winevent.rs`; NXLog's `EventTime` is local time without a zone, and is
+//! not used).
 
 use serde_json::{Map, Value};
 
 use super::xml::{event_start, read_embedded};
-use super::{lines, Field, Raw, Reader};
+use super::{lines, winevent, At, Field, Raw, Reader};
 
-/// Keys a journald or syslog JSON export keeps the log line under.
-const MESSAGE_KEYS: [&str; 4] = ["MESSAGE", "message", "Message", "msg"];
+/// Keys a forwarder keeps the log line under, in the order they are tried:
+/// Azure Monitor's `Syslog` table; journald (`MESSAGE`) and Filebeat/ECS
+/// (`message`); rsyslog's and syslog-ng's templates (`msg`, `rawmsg` with
+/// the syslog header, `@message`); Graylog GELF (`full_message`, else the
+/// first line in `short_message`).
+const MESSAGE_KEYS: [&str; 9] = [
+    "SyslogMessage",
+    "MESSAGE",
+    "message",
+    "Message",
+    "msg",
+    "rawmsg",
+    "@message",
+    "full_message",
+    "short_message",
+];
 
 pub(crate) fn read_lines(r: &mut Reader<'_>, data: &[u8]) {
     for (at, line) in lines(data) {
@@ -32,26 +62,39 @@ pub(crate) fn read_lines(r: &mut Reader<'_>, data: &[u8]) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let v: Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
-            Err(e) => {
-                r.bad_record(at, || format!("not JSON: {e}"));
-                continue;
-            }
+        read_json(r, line, at, "");
+    }
+}
+
+/// Reads one JSON record (a line, an element of an array); `what` names
+/// it in warnings when a line number alone would not (`element 3: `).
+pub(crate) fn read_json(r: &mut Reader<'_>, json: &[u8], at: At, what: &str) {
+    let v: Value = match serde_json::from_slice(json) {
+        Ok(v) => v,
+        Err(e) => return r.bad_record(at, || format!("{what}not JSON: {e}")),
+    };
+    match v.as_object() {
+        Some(o) => read_object(r, o, at, what),
+        None => r.bad_record(at, || format!("{what}not a JSON object")),
+    }
+}
+
+/// Judges one JSON object in whichever shape it is (the module's table).
+pub(crate) fn read_object(r: &mut Reader<'_>, o: &Map<String, Value>, at: At, what: &str) {
+    if let Some(raw) = raw_from_object(o) {
+        return r.record(&raw, at);
+    }
+    if winevent::is_winevent(o) {
+        return match winevent::raw_from_winevent(o) {
+            Ok(raw) => r.record(&raw, at),
+            Err(why) => r.bad_record(at, || format!("{what}{why}")),
         };
-        let Some(o) = v.as_object() else {
-            r.bad_record(at, || "not a JSON object".into());
-            continue;
-        };
-        match raw_from_object(o) {
-            Some(raw) => r.record(&raw, at),
-            None => match embedded_xml(o) {
-                Some(text) => read_embedded(r, text.as_bytes(), at),
-                // Another program's record in a journald or syslog export
-                // (or a shipper's heartbeat): counted, as in syslog text.
-                None => r.log.stats.other_lines += 1,
-            },
-        }
+    }
+    match embedded_xml(o) {
+        Some(text) => read_embedded(r, text.as_bytes(), at),
+        // Another program's record in a journald or syslog export
+        // (or a shipper's heartbeat): counted, as in syslog text.
+        None => r.log.stats.other_lines += 1,
     }
 }
 

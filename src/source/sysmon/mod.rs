@@ -14,7 +14,13 @@
 //! - JSON lines from the shippers: winlogbeat/ECS, NXLog and the flat keys of
 //!   public datasets (OTRF/Mordor), evtx_dump's JSON (`json.rs`);
 //! - Sysmon for Linux: the same XML inside syslog lines, or inside JSON
-//!   records of a journald or syslog export.
+//!   records of a journald, rsyslog/syslog-ng, Graylog (GELF) or Azure
+//!   Monitor / Microsoft Sentinel (`Syslog` table) export;
+//! - JSON documents rather than lines (`jsondoc.rs`): an array of records as
+//!   the Log Analytics portal or `Get-WinEvent | ConvertTo-Json` write it
+//!   (`winevent.rs` reads PowerShell's event objects), one record
+//!   pretty-printed over several lines, or a Log Analytics query API
+//!   response (`{"tables":[{"columns":…,"rows":…}]}`).
 //!
 //! Every format is turned into one [`Raw`] record (the System fields and the
 //! EventData fields portent uses, as text) and judged in one place
@@ -26,6 +32,8 @@
 
 mod evtx;
 mod json;
+mod jsondoc;
+mod winevent;
 mod xml;
 
 use std::fmt;
@@ -38,11 +46,14 @@ use crate::stats::{Warning, Warnings};
 use crate::time::parse_log_time;
 use crate::time::Ts;
 
-/// The longest text line (JSON or syslog) read as one record. Windows caps a
-/// command line, the largest Sysmon field, at 32,767 UTF-16 units; with JSON
-/// escaping and the other fields an event stays far below 1 MiB. A longer
-/// "line" is binary junk or a file without newlines, and is skipped with a
-/// warning rather than handed to a parser.
+/// The longest text line (JSON or syslog) read as one record, and the
+/// longest element of a JSON document (a record of an array, a row of a
+/// query API table). Windows caps a command line, the largest Sysmon field,
+/// at 32,767 UTF-16 units; with JSON escaping, pretty-printing and the other
+/// fields (PowerShell's objects carry each value twice, in `Message` and in
+/// `Properties`) an event stays far below 1 MiB. A longer "line" is binary
+/// junk or a file without newlines, and is skipped with a warning rather than
+/// handed to a parser.
 pub const MAX_LINE_LEN: usize = 1 << 20;
 
 /// The longest `<Event>` element read from an XML file, for the same reason
@@ -76,8 +87,13 @@ pub enum SysmonFormat {
     /// Windows event XML: `<Event>` elements, one per line or in an
     /// `<Events>` document.
     EventXml,
-    /// One JSON object per line (winlogbeat, NXLog, datasets, journald).
+    /// One JSON object per line (winlogbeat, NXLog, datasets, journald,
+    /// rsyslog, GELF, Log Analytics exported as lines).
     JsonLines,
+    /// One JSON document: an array of records (Log Analytics "Export to
+    /// JSON", `Get-WinEvent | ConvertTo-Json`), one record over several
+    /// lines, or a Log Analytics query API response.
+    JsonDocument,
     /// Text lines with an `<Event>` inside (Sysmon for Linux via syslog).
     Syslog,
 }
@@ -88,6 +104,7 @@ impl SysmonFormat {
             SysmonFormat::Evtx => "evtx",
             SysmonFormat::EventXml => "event_xml",
             SysmonFormat::JsonLines => "json_lines",
+            SysmonFormat::JsonDocument => "json_document",
             SysmonFormat::Syslog => "syslog",
         }
     }
@@ -101,10 +118,12 @@ impl fmt::Display for SysmonFormat {
 
 /// Recognises a Sysmon log by its first bytes ([`SNIFF_BYTES`]), never by
 /// its name: the EVTX magic; XML that starts with `<?xml`, `<Events` or
-/// `<Event`; JSON objects with the keys of a Windows event (`winlog`,
-/// `EventID`, `event_id`, `Event`, `SourceName`, `ProviderGuid`) or an
-/// `<Event` inside; text lines with `<Event` inside. A pcap or other binary
-/// file is `None` (it has NUL bytes where text has none).
+/// `<Event`; JSON objects, or an array of them, with the keys of a Windows
+/// event (`winlog`, `EventID`, `event_id`, `Event`, `SourceName`,
+/// `ProviderGuid`, PowerShell's `ProviderName`/`ProviderId`) or an `<Event`
+/// inside (also JSON-escaped, `\u003cEvent`, as Azure exports write it);
+/// text lines with `<Event` inside. A pcap or other binary file is `None`
+/// (it has NUL bytes where text has none).
 pub fn sniff(data: &[u8]) -> Option<SysmonFormat> {
     if data.starts_with(b"ElfFile\0") {
         return Some(SysmonFormat::Evtx);
@@ -120,22 +139,27 @@ pub fn sniff(data: &[u8]) -> Option<SysmonFormat> {
     let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
     let text = &text[start..];
     let has = |needle: &[u8]| memchr::memmem::find(text, needle).is_some();
+    const KEYS: [&[u8]; 13] = [
+        b"\"winlog",
+        b"\"EventID\"",
+        b"\"event_id\"",
+        b"\"EventId\"",
+        b"\"Event\"",
+        b"\"SourceName\"",
+        b"\"ProviderGuid\"",
+        b"\"Channel\"",
+        b"\"ProviderName\"",
+        b"\"ProviderId\"",
+        b"<Event",
+        b"\\u003cEvent",
+        b"\\u003CEvent",
+    ];
+    let json = || KEYS.iter().any(|k| has(k));
     match text[0] {
-        b'{' => {
-            const KEYS: [&[u8]; 9] = [
-                b"\"winlog",
-                b"\"EventID\"",
-                b"\"event_id\"",
-                b"\"EventId\"",
-                b"\"Event\"",
-                b"\"SourceName\"",
-                b"\"ProviderGuid\"",
-                b"\"Channel\"",
-                b"<Event",
-            ];
-            KEYS.iter()
-                .any(|k| has(k))
-                .then_some(SysmonFormat::JsonLines)
+        b'{' => json().then(|| jsondoc::object_format(text)),
+        // `[{`: a JSON array of records (`[2023-10-10 …]` is a log line).
+        b'[' if jsondoc::starts_array_of_objects(text) => {
+            json().then_some(SysmonFormat::JsonDocument)
         }
         // `<13>Oct 10 ...`: a syslog priority, not XML.
         b'<' if text.get(1).is_some_and(u8::is_ascii_digit) => {
@@ -190,10 +214,12 @@ pub struct SysmonEvent {
     /// The host that logged it: `Computer`, `winlog.computer_name`,
     /// `Hostname`.
     pub host: Option<String>,
-    /// The EVTX record ID; the 1-based line number in text formats.
+    /// The EVTX record ID; the 1-based line number in text formats (the
+    /// line where the element starts in a JSON document).
     pub record: u64,
-    /// Byte offset of the record's line in text formats; 0 for EVTX (the
-    /// crate does not say where a record is).
+    /// Byte offset of the record's line in text formats, of the element
+    /// itself in a JSON document; 0 for EVTX (the crate does not say where
+    /// a record is).
     pub offset: u64,
     /// Lower-case, in braces: `{297bc33e-7d2a-5f2b-6003-000000000400}`, so
     /// that events join on it whatever format carried them.
@@ -300,7 +326,7 @@ pub fn read(name: &str, data: &[u8]) -> Result<SysmonLog, SourceError> {
             name: name.to_string(),
             offset: 0,
             what: format!(
-                "not a Sysmon log (EVTX, event XML, JSON lines or syslog); first bytes {}",
+                "not a Sysmon log (EVTX, event XML, JSON lines or document, or syslog); first bytes {}",
                 super::magic_hex(data)
             ),
         });
@@ -314,6 +340,7 @@ pub fn read(name: &str, data: &[u8]) -> Result<SysmonLog, SourceError> {
         SysmonFormat::Evtx => evtx::read(&mut r, data)?,
         SysmonFormat::EventXml => xml::read_document(&mut r, data),
         SysmonFormat::JsonLines => json::read_lines(&mut r, data),
+        SysmonFormat::JsonDocument => jsondoc::read(&mut r, data),
         SysmonFormat::Syslog => xml::read_syslog(&mut r, data),
     }
     Ok(r.log)
@@ -812,6 +839,37 @@ mod tests {
         );
         assert_eq!(sniff(b"Oct 10 12:00:00 host sshd: hello\n"), None);
         assert_eq!(sniff(b"<EventData>"), None);
+        // Forwarders' JSON: XML escaped as Azure writes it, arrays,
+        // PowerShell's objects, the query API's tables.
+        assert_eq!(
+            sniff(b"{\"TimeGenerated\":\"2023-10-10T12:00:00Z\",\"SyslogMessage\":\"\\u003cEvent\\u003e\"}\n"),
+            Some(SysmonFormat::JsonLines)
+        );
+        assert_eq!(
+            sniff(
+                b"[\r\n  {\r\n    \"Id\": 3,\r\n    \"ProviderName\": \"Microsoft-Windows-Sysmon\""
+            ),
+            Some(SysmonFormat::JsonDocument)
+        );
+        assert_eq!(
+            sniff(b"{\r\n    \"Id\":  3,\r\n    \"ProviderName\":  \"Microsoft-Windows-Sysmon\""),
+            Some(SysmonFormat::JsonDocument)
+        );
+        assert_eq!(
+            sniff(b"{\"tables\":[{\"name\":\"PrimaryResult\",\"columns\":[{\"name\":\"SyslogMessage\"}],\"rows\":[[\"\\u003cEvent\\u003e"),
+            Some(SysmonFormat::JsonDocument)
+        );
+        // The Syslog table without Sysmon's XML is someone else's log.
+        assert_eq!(
+            sniff(b"{\"tables\":[{\"name\":\"PrimaryResult\",\"columns\":[{\"name\":\"SyslogMessage\"}],\"rows\":[[\"sshd: hello\"]]}]}"),
+            None
+        );
+        assert_eq!(
+            sniff(b"[2023-10-10 12:00:00] sysmon: <Event><System/></Event>\n"),
+            Some(SysmonFormat::Syslog)
+        );
+        assert_eq!(sniff(b"[{\"a\":1}]"), None);
+        assert_eq!(sniff(b"{\"tables\":[]}"), None);
         assert_eq!(sniff(b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00<Event>"), None);
         assert_eq!(sniff(b""), None);
         let utf16: Vec<u8> = [0xff, 0xfe]
