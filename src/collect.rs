@@ -591,6 +591,7 @@ mod tests {
             last_seen: Ts(last),
             beacon: false,
             newest_frame: newest,
+            reasons: BTreeSet::new(),
         }
     }
 

@@ -9,6 +9,7 @@
 
 use std::net::IpAddr;
 
+use crate::service::Identified;
 use crate::time::Ts;
 
 /// The transport of an attempt. Only TCP has connection attempts today; the
@@ -94,7 +95,7 @@ pub struct TcpSignal {
 }
 
 /// One outbound connection attempt (DETECTION.md §2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Attempt {
     /// Time of the first SYN.
     pub ts: Ts,
@@ -139,7 +140,7 @@ impl Attempt {
 }
 
 /// A connection as a capture showed it, accounted as Zeek's conn.log does.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConnInfo {
     /// Zeek's `conn_state` (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0,
     /// RSTRH, SH, SHR, OTH).
@@ -154,6 +155,8 @@ pub struct ConnInfo {
     /// IP bytes, as the IP headers give them.
     pub orig_ip_bytes: u64,
     pub resp_ip_bytes: u64,
+    /// What its first bytes said it is, when payload was seen.
+    pub content: Option<Box<Identified>>,
 }
 
 /// What a flow record tells about an attempt beyond its tuple and time.

@@ -111,8 +111,14 @@ pub struct Verdict {
     pub scope: Scope,
     /// `Some` when the attempt is not scored.
     pub suppressed: Option<Suppressed>,
-    /// The tier the attempt has, or would have had if not suppressed.
+    /// The tier the attempt has, or would have had if not suppressed: the
+    /// higher of its port's and its content's.
     pub tier: u8,
+    /// Whether its service does not follow its port; `None` when no payload
+    /// was seen.
+    pub port_mismatch: Option<bool>,
+    /// What the content showed, when it raised the tier.
+    pub reason: Option<String>,
 }
 
 /// Everything a run found.

@@ -24,6 +24,7 @@ pub mod findings;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod service;
 pub mod source;
 pub mod stats;
 #[cfg(any(test, feature = "testkit"))]

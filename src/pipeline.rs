@@ -7,7 +7,8 @@
 use rayon::prelude::*;
 
 use crate::analysis::attempts::{self, AttemptRules};
-use crate::analysis::beacon::{self, BeaconConfig};
+use crate::analysis::beacon::{self, Beacon, BeaconConfig};
+use crate::analysis::content;
 use crate::analysis::group;
 use crate::analysis::join::{self, JoinOptions, LoggedEvent};
 use crate::analysis::ports;
@@ -181,6 +182,7 @@ fn read_one(
 fn read_loaded(report: &mut InputReport, loaded: Loaded) -> Read {
     match loaded {
         Loaded::Capture { data, mut out } => {
+            conn::identify(&mut out.conns, &data);
             let exports = if out.exports.is_empty() {
                 Exports::None
             } else {
@@ -294,10 +296,13 @@ pub fn analyze_attempts(
         .iter()
         .map(|a| {
             let image = a.process.as_ref().and_then(|p| p.image.as_deref());
+            let judged = content::judge(policy, a);
             Verdict {
                 scope: filter.scope(a.tuple.dst),
                 suppressed: filter.judge(a),
-                tier: ports::tier(policy, a.tuple.dport, image),
+                tier: ports::tier(policy, a.tuple.dport, image).max(judged.tier),
+                port_mismatch: judged.port_mismatch,
+                reason: judged.reason,
             }
         })
         .collect();
@@ -310,9 +315,16 @@ pub fn analyze_attempts(
             .map(|(i, _)| i),
         &opts.beacon,
     );
-    // DETECTION.md §7: a beacon to a known C2 port is High whatever the tier.
+    // DETECTION.md §7: a beacon to a known C2 port is High whatever the
+    // tier; so is one whose connections do not follow their port (§10).
     let mut in_c2_beacon = vec![false; attempts.len()];
-    for b in beacons.iter().filter(|b| policy.known_c2.contains(b.dport)) {
+    let high = |b: &&Beacon| {
+        policy.known_c2.contains(b.dport)
+            || b.attempts
+                .iter()
+                .any(|&i| verdicts[i].port_mismatch == Some(true))
+    };
+    for b in beacons.iter().filter(high) {
         for &i in &b.attempts {
             in_c2_beacon[i] = true;
         }
@@ -323,7 +335,7 @@ pub fn analyze_attempts(
             .zip(&verdicts)
             .zip(&in_c2_beacon)
             .filter(|((_, v), _)| v.suppressed.is_none())
-            .map(|((a, v), &b)| (a, v.tier, b)),
+            .map(|((a, v), &b)| (a, v.tier, b, v.reason.as_deref())),
         opts.window,
     );
     let mut s = Summary {

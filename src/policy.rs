@@ -6,12 +6,13 @@
 //! so the documented file and the behaviour cannot drift apart. Parsing is a
 //! second step after TOML: errors name the file and the key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::service::Service;
 use crate::time::Ts;
 
 /// The default policy, as shipped.
@@ -89,6 +90,20 @@ pub struct Policy {
     pub home_net: Vec<IpNet>,
     pub include_private: bool,
     pub allow: Vec<AllowRule>,
+    /// The ports each service is registered for (DETECTION.md §10): a
+    /// service seen elsewhere is a port mismatch.
+    pub services: BTreeMap<Service, PortSet>,
+    /// Values that mark a connection as a known C2 framework's.
+    pub indicators: Indicators,
+}
+
+/// Fingerprints and certificate subjects of known C2 frameworks; lower-case.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Indicators {
+    pub ja3: BTreeSet<String>,
+    pub ja4: BTreeSet<String>,
+    /// Matched as a substring of the server certificate's subject.
+    pub cert_subjects: Vec<String>,
 }
 
 impl Default for Policy {
@@ -111,6 +126,32 @@ struct RawPolicy {
     network: RawNetwork,
     #[serde(default)]
     allow: Vec<RawAllow>,
+    #[serde(default)]
+    services: BTreeMap<String, Vec<RawPort>>,
+    #[serde(default)]
+    indicators: RawIndicators,
+}
+
+/// A port, or a range as "6660-6669".
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawPort {
+    One(u16),
+    Range(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawIndicators {
+    ja3: Option<Vec<String>>,
+    #[serde(default)]
+    ja3_add: Vec<String>,
+    ja4: Option<Vec<String>>,
+    #[serde(default)]
+    ja4_add: Vec<String>,
+    cert_subjects: Option<Vec<String>>,
+    #[serde(default)]
+    cert_subjects_add: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -161,6 +202,16 @@ struct RawAllow {
     hosts: Vec<String>,
     from: Option<String>,
     until: Option<String>,
+}
+
+/// The service names the policy's `[services]` table takes.
+fn service_names() -> String {
+    Service::ALL
+        .iter()
+        .filter(|s| **s != Service::Unknown)
+        .map(|s| s.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses CIDRs (a bare address means a single host).
@@ -270,7 +321,77 @@ impl Policy {
             }
             allow.push(rule);
         }
+        let mut services = base
+            .as_ref()
+            .map(|b| b.services.clone())
+            .unwrap_or_default();
+        for (name, ports) in &raw.services {
+            let at = |e: String| format!("policy file {origin}: services.{name}: {e}");
+            let service = Service::parse(name)
+                .filter(|s| *s != Service::Unknown)
+                .ok_or_else(|| {
+                    at(format!(
+                        "not a service portent identifies ({})",
+                        service_names()
+                    ))
+                })?;
+            let mut set = PortSet::new();
+            for p in ports {
+                match p {
+                    RawPort::One(p) => set.insert(*p),
+                    RawPort::Range(r) => {
+                        let (lo, hi) = r
+                            .split_once('-')
+                            .and_then(|(a, b)| {
+                                Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?))
+                            })
+                            .filter(|(a, b)| a <= b)
+                            .ok_or_else(|| {
+                                at(format!("{r:?} is not a port or a range LOW-HIGH"))
+                            })?;
+                        for p in lo..=hi {
+                            set.insert(p);
+                        }
+                    }
+                }
+            }
+            services.insert(service, set);
+        }
+        let base_ind = base.as_ref().map(|b| &b.indicators);
+        let lower = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_ascii_lowercase());
+        let merge = |replace: Option<Vec<String>>, add: Vec<String>, base: Option<Vec<String>>| {
+            let mut v: Vec<String> = match replace {
+                Some(list) => lower(list).collect(),
+                None => base.unwrap_or_default(),
+            };
+            v.extend(lower(add));
+            v
+        };
+        let ind = raw.indicators;
+        let indicators = Indicators {
+            ja3: merge(
+                ind.ja3,
+                ind.ja3_add,
+                base_ind.map(|b| b.ja3.iter().cloned().collect()),
+            )
+            .into_iter()
+            .collect(),
+            ja4: merge(
+                ind.ja4,
+                ind.ja4_add,
+                base_ind.map(|b| b.ja4.iter().cloned().collect()),
+            )
+            .into_iter()
+            .collect(),
+            cert_subjects: merge(
+                ind.cert_subjects,
+                ind.cert_subjects_add,
+                base_ind.map(|b| b.cert_subjects.clone()),
+            ),
+        };
         Ok(Policy {
+            services,
+            indicators,
             known_c2,
             standard,
             high_risk,
@@ -287,6 +408,21 @@ impl Policy {
                 .unwrap_or(false),
             allow,
         })
+    }
+
+    /// Whether `service` is registered for `port`.
+    pub fn registered(&self, service: Service, port: u16) -> bool {
+        self.services
+            .get(&service)
+            .is_some_and(|s| s.contains(port))
+    }
+
+    /// The services registered for `port`, in [`Service`] order.
+    pub fn expected_on(&self, port: u16) -> impl Iterator<Item = Service> + '_ {
+        self.services
+            .iter()
+            .filter(move |(_, ports)| ports.contains(port))
+            .map(|(s, _)| *s)
     }
 
     /// Whether an image (full path or name) is high-risk.

@@ -24,7 +24,7 @@ const LAYERS: [&[&str]; 10] = [
     &["analysis"],
     &["filter", "source", "testkit"],
     &["policy", "event", "decode"],
-    &["stats", "time"],
+    &["stats", "time", "service"],
 ];
 
 fn src() -> PathBuf {

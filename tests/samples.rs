@@ -405,7 +405,11 @@ fn rdp_33890_reports_nothing_and_counts_the_inbound_sessions_as_suppressed() {
     for a in &rdp {
         assert_eq!(a["dst"], "10.1.4.15");
         assert_eq!(a["suppressed"], "private_destination");
-        assert_eq!(a["tier"], 0, "33890 is not a known C2 port");
+        // 33890 is not a known C2 port, but the sessions speak RDP there:
+        // a port mismatch, tier 1 from content (suppressed all the same).
+        assert_eq!(a["service"], "rdp", "{a}");
+        assert_eq!(a["port_mismatch"], true, "{a}");
+        assert_eq!(a["tier"], 1, "{a}");
         assert_eq!(a["answered"], true);
     }
     let old = to_port(&c, 3389);

@@ -39,7 +39,14 @@ pub struct Finding {
     /// The highest record number among its attempts: in a live collector,
     /// the interval that took the newest (what a written line covered).
     pub newest_frame: u64,
+    /// What the attempts' content showed (port mismatches, indicators): up
+    /// to [`MAX_REASONS`] different ones, the first seen, sorted.
+    pub reasons: BTreeSet<String>,
 }
+
+/// Reasons kept per finding: enough to show each kind of evidence, few
+/// enough that a busy host's finding stays one line.
+pub const MAX_REASONS: usize = 8;
 
 impl Finding {
     /// The tier's severity; High for a beacon to a known C2 port whatever
@@ -52,15 +59,15 @@ impl Finding {
     }
 }
 
-/// Groups `(attempt, tier, in a C2 beacon)` triples with tier ≥ 1 into
+/// Groups `(attempt, tier, in a C2 beacon, reason)` with tier ≥ 1 into
 /// findings, sorted by severity, risk, then count (all descending), then
 /// key and first time.
 pub fn group<'a>(
-    scored: impl IntoIterator<Item = (&'a Attempt, u8, bool)>,
+    scored: impl IntoIterator<Item = (&'a Attempt, u8, bool, Option<&'a str>)>,
     window: Option<Ts>,
 ) -> Vec<Finding> {
     let mut groups: BTreeMap<GroupKey, Finding> = BTreeMap::new();
-    for (a, tier, beacon) in scored {
+    for (a, tier, beacon, reason) in scored {
         if tier == 0 {
             continue;
         }
@@ -86,7 +93,11 @@ pub fn group<'a>(
             last_seen: a.ts,
             beacon: false,
             newest_frame: 0,
+            reasons: BTreeSet::new(),
         });
+        if let Some(r) = reason.filter(|_| f.reasons.len() < MAX_REASONS) {
+            f.reasons.insert(r.to_string());
+        }
         f.beacon |= beacon;
         f.newest_frame = f.newest_frame.max(a.origin.frame);
         f.ports.insert(a.tuple.dport);

@@ -3,6 +3,7 @@
 
 pub mod attempts;
 pub mod beacon;
+pub mod content;
 pub mod group;
 pub mod join;
 pub mod ports;

@@ -33,6 +33,21 @@ struct AttemptRec<'a> {
     /// What the whole connection showed; null for attempts from flows or
     /// logs.
     conn: Option<ConnRec>,
+    /// The service its first bytes say it is (`unknown` when none
+    /// matched); null when no payload was seen.
+    service: Option<&'static str>,
+    /// The service does not follow the port; null when no payload was seen.
+    port_mismatch: Option<bool>,
+    /// What the content showed, when it raised the tier.
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upgraded_to: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<&'a crate::service::TlsInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<&'a crate::service::HttpInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssh: Option<&'a crate::service::SshInfo>,
     /// Process context from Sysmon; null when none matched.
     host: Option<&'a str>,
     image: Option<&'a str>,
@@ -86,6 +101,9 @@ struct FindingRec<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     window_start: Option<String>,
     beacon: bool,
+    /// What the content of its connections showed, when it raised the
+    /// risk (port mismatches, policy indicators).
+    reasons: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -147,6 +165,7 @@ fn line<T: Serialize>(w: &mut dyn Write, rec: &T) -> io::Result<()> {
 pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     for (at, v) in a.attempts.iter().zip(&a.verdicts) {
         let p = at.process.as_ref();
+        let content = at.conn.as_ref().and_then(|c| c.content.as_deref());
         line(
             w,
             &AttemptRec {
@@ -183,6 +202,13 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                     out_if: f.out_if,
                     sampling: f.sampling,
                 }),
+                service: content.and_then(|c| c.service).map(|s| s.name()),
+                port_mismatch: v.port_mismatch,
+                reason: v.reason.as_deref(),
+                upgraded_to: content.and_then(|c| c.upgraded_to).map(|s| s.name()),
+                tls: content.and_then(|c| c.tls.as_ref()),
+                http: content.and_then(|c| c.http.as_ref()),
+                ssh: content.and_then(|c| c.ssh.as_ref()),
                 conn: at.conn.as_deref().map(|c| ConnRec {
                     state: c.state,
                     duration_s: round(c.duration.secs_f64(), 6),
@@ -264,6 +290,7 @@ pub fn finding(w: &mut dyn Write, f: &Finding) -> io::Result<()> {
             last_seen: f.last_seen.to_string(),
             window_start: f.key.window.map(|t| t.to_string()),
             beacon: f.beacon,
+            reasons: f.reasons.iter().map(String::as_str).collect(),
         },
     )
 }

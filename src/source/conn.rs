@@ -23,6 +23,7 @@ use hashbrown::HashMap;
 
 use crate::decode::{TcpSeg, TCP_ACK, TCP_RST, TCP_SYN};
 use crate::event::{Attempt, ConnInfo, FiveTuple};
+use crate::service::{self, Identified};
 use crate::time::Ts;
 
 /// FIN flag bit.
@@ -192,7 +193,7 @@ impl Side {
 }
 
 /// One TCP connection: `a` is the endpoint of the key's first address.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Conn {
     key: Key,
     /// The earliest and latest packet times.
@@ -212,6 +213,9 @@ pub struct Conn {
     /// The first packet was a SYN without ACK: whether `a` sent it, and
     /// its sequence number.
     opens_with_syn: Option<(bool, u32)>,
+    /// What its first bytes say it is ([`identify`]); `None` until then,
+    /// or when no payload was seen.
+    pub content: Option<Box<Identified>>,
 }
 
 impl Conn {
@@ -227,6 +231,7 @@ impl Conn {
             ba: Side::default(),
             a_first: a_sent,
             opens_with_syn: pure_syn.then_some((a_sent, seg.seq)),
+            content: None,
         }
     }
 
@@ -319,6 +324,7 @@ impl Conn {
             resp_bytes: r.bytes(),
             orig_ip_bytes: o.ip_bytes,
             resp_ip_bytes: r.ip_bytes,
+            content: self.content.clone(),
         }
     }
 
@@ -444,6 +450,30 @@ impl EndState {
     }
 }
 
+/// Tells the service of every connection of one input from its first
+/// payload bytes each way, read from `input` (the bytes the connections'
+/// references point into), in parallel across connections. Connections
+/// told already (from an earlier input) keep what they were told.
+pub fn identify(table: &mut ConnTable, input: &[u8]) {
+    use rayon::prelude::*;
+    table
+        .conns
+        .par_iter_mut()
+        .filter(|c| c.content.is_none() && (c.ab.nsegs > 0 || c.ba.nsegs > 0))
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(client, server), c| {
+                let (o, r) = c.sides();
+                Conn::payload(o, input, client);
+                Conn::payload(r, input, server);
+                let id = service::identify(client, server);
+                if id.service.is_some() {
+                    c.content = Some(Box::new(id));
+                }
+            },
+        );
+}
+
 /// Gives each attempt seen as packets its connection: the one from the
 /// same originator to the same responder whose packets span the attempt's
 /// first SYN (the latest such, should a port be reused). `attempts` and
@@ -544,6 +574,9 @@ impl ConnTable {
                     p.latest = c.latest;
                     p.ab.merge(&c.ab);
                     p.ba.merge(&c.ba);
+                    if p.content.is_none() {
+                        p.content = c.content;
+                    }
                 }
                 None => {
                     if self.conns.len() >= MAX_CONNS {

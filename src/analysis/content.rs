@@ -1,0 +1,216 @@
+//! Port mismatch: traffic that does not follow the protocol registered for
+//! its port (DETECTION.md §10), judged from what the connection carried.
+//!
+//! The port lists of the seeds stand in for this; a connection whose first
+//! bytes were read says it directly. An attempt's `port_mismatch` is true
+//! when its service is not registered for its destination port, or when the
+//! port's own service is absent although payload flowed (no TLS on 443),
+//! false when the service is registered there, and unknown (`None`) when no
+//! payload was seen (flows, logs, unanswered attempts). A mismatch is scored
+//! as a tier of its own, heavier for what C2 favours off its ports, and
+//! indicators from the policy (JA3/JA4 values, certificate subjects) raise
+//! it to the top; the reason says what was seen.
+
+use crate::event::Attempt;
+use crate::policy::Policy;
+use crate::service::{Identified, Service};
+
+/// What the content of one attempt's connection says about its port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Judged {
+    /// `None`: no payload was seen.
+    pub port_mismatch: Option<bool>,
+    /// The tier the content gives the attempt (0 when nothing is wrong).
+    pub tier: u8,
+    /// Why, for the finding.
+    pub reason: Option<String>,
+}
+
+/// Tiers a mismatch gives: light for an unidentified protocol on a port no
+/// service is registered for and for the other known protocols off their
+/// ports; heavy for what C2 favours off its ports (TLS with a self-signed,
+/// IP-only or SNI-less handshake; SSH; IRC; SOCKS; anything but TLS on a
+/// TLS port); top for a policy indicator.
+pub const LIGHT: u8 = 1;
+pub const HEAVY: u8 = 2;
+pub const INDICATOR: u8 = 3;
+
+/// Judges one attempt's connection against the policy.
+pub fn judge(policy: &Policy, a: &Attempt) -> Judged {
+    let Some(id) = a.conn.as_ref().and_then(|c| c.content.as_deref()) else {
+        return Judged::default();
+    };
+    let Some(service) = id.service else {
+        return Judged::default();
+    };
+    let port = a.tuple.dport;
+    let expected: Vec<Service> = policy.expected_on(port).collect();
+    let names = |v: &[Service]| v.iter().map(|s| s.name()).collect::<Vec<_>>().join(" or ");
+    let detail = detail(id);
+    let indicator = indicator(policy, id);
+    let mismatch = match service {
+        // A system port no service is registered for belongs to a service
+        // portent does not identify (LDAP, Kerberos, RPC ...): no verdict.
+        Service::Unknown if expected.is_empty() && port < SYSTEM_PORTS_END => None,
+        Service::Unknown if expected.is_empty() => Some((
+            LIGHT,
+            format!("an unidentified protocol on port {port}, which no service is registered for"),
+        )),
+        Service::Unknown => Some((
+            // Raw C2 on a web port.
+            if expected.contains(&Service::Tls) || expected.contains(&Service::Http) {
+                HEAVY
+            } else {
+                LIGHT
+            },
+            format!(
+                "payload that is not {} on port {port}, which expects it",
+                names(&expected)
+            ),
+        )),
+        s if follows(policy, s, port) => None,
+        s => {
+            let heavy = match s {
+                Service::Ssh | Service::Irc | Service::Socks => true,
+                Service::Tls => id.tls.as_ref().is_some_and(suspicious_tls),
+                _ => expected.contains(&Service::Tls),
+            };
+            let expects = if expected.is_empty() {
+                "which no service is registered for".to_string()
+            } else {
+                format!("which expects {}", names(&expected))
+            };
+            Some((
+                if heavy { HEAVY } else { LIGHT },
+                format!("{s} on port {port}, {expects}"),
+            ))
+        }
+    };
+    let (tier, mut reason) = match mismatch {
+        Some((tier, why)) => (tier, Some(why)),
+        None => (0, None),
+    };
+    if let Some(d) = detail.filter(|_| reason.is_some()) {
+        reason = reason.map(|r| format!("{r} ({d})"));
+    }
+    let tier = if let Some(ind) = indicator {
+        reason = Some(match reason {
+            Some(r) => format!("{r}; {ind}"),
+            None => ind,
+        });
+        INDICATOR
+    } else {
+        tier
+    };
+    Judged {
+        port_mismatch: Some(mismatch_flag(service, port, policy)),
+        tier,
+        reason,
+    }
+}
+
+/// Ports below this are IANA's system ports: each belongs to a service, and
+/// most of those are ones portent does not identify.
+pub const SYSTEM_PORTS_END: u16 = 1024;
+
+/// Whether the service is a mismatch on the port (without the weighing).
+fn mismatch_flag(service: Service, port: u16, policy: &Policy) -> bool {
+    match service {
+        Service::Unknown => port >= SYSTEM_PORTS_END || policy.expected_on(port).next().is_some(),
+        s => !follows(policy, s, port),
+    }
+}
+
+/// Whether `service` on `port` is what the policy expects: registered for
+/// it, or web traffic (HTTP, TLS) on a port the policy calls standard that
+/// no service is registered for (3000, 5000, 9000 by default: application
+/// servers, which the seeds never score).
+fn follows(policy: &Policy, service: Service, port: u16) -> bool {
+    policy.registered(service, port)
+        || (matches!(service, Service::Http | Service::Tls)
+            && policy.standard.contains(port)
+            && policy.expected_on(port).next().is_none())
+}
+
+/// A TLS handshake that hides who it talks to: a self-signed certificate,
+/// no SNI, or an IP address as SNI.
+fn suspicious_tls(t: &crate::service::TlsInfo) -> bool {
+    let self_signed = t.cert.as_ref().is_some_and(|c| c.self_signed);
+    let sni_hidden = match t.sni.as_deref() {
+        None => true,
+        Some(s) => s.parse::<std::net::IpAddr>().is_ok(),
+    };
+    self_signed || sni_hidden
+}
+
+/// What made the connection stand out, in a few words.
+fn detail(id: &Identified) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(t) = &id.tls {
+        match t.sni.as_deref() {
+            Some(s) => parts.push(format!("SNI {s}")),
+            None => parts.push("no SNI".into()),
+        }
+        if let Some(c) = &t.cert {
+            if c.self_signed {
+                parts.push(format!("self-signed certificate {}", c.subject));
+            } else {
+                parts.push(format!("certificate {}", c.subject));
+            }
+        }
+        if let Some(j) = &t.ja4 {
+            parts.push(format!("JA4 {j}"));
+        }
+    }
+    if let Some(h) = &id.http {
+        if let (Some(m), Some(u)) = (&h.method, &h.uri) {
+            parts.push(format!("{m} {u}"));
+        }
+        if let Some(host) = &h.host {
+            parts.push(format!("Host {host}"));
+        }
+        if let Some(ua) = &h.user_agent {
+            parts.push(format!("User-Agent {ua}"));
+        }
+    }
+    if let Some(s) = &id.ssh {
+        if let Some(b) = s.server.as_ref().or(s.client.as_ref()) {
+            parts.push(b.clone());
+        }
+    }
+    if let Some(u) = id.upgraded_to {
+        parts.push(format!("then {u}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// A policy indicator the connection matches, said.
+fn indicator(policy: &Policy, id: &Identified) -> Option<String> {
+    let t = id.tls.as_ref()?;
+    let ind = &policy.indicators;
+    if let Some(j) = t
+        .ja3
+        .as_deref()
+        .filter(|j| ind.ja3.contains(&j.to_ascii_lowercase()))
+    {
+        return Some(format!("JA3 {j} is a policy indicator"));
+    }
+    if let Some(j) = t
+        .ja4
+        .as_deref()
+        .filter(|j| ind.ja4.contains(&j.to_ascii_lowercase()))
+    {
+        return Some(format!("JA4 {j} is a policy indicator"));
+    }
+    let c = t.cert.as_ref()?;
+    let subject = c.subject.to_ascii_lowercase();
+    ind.cert_subjects
+        .iter()
+        .find(|s| !s.is_empty() && subject.contains(s.as_str()))
+        .map(|s| {
+            format!(
+                "certificate subject {} matches policy indicator {s:?}",
+                c.subject
+            )
+        })
+}
