@@ -383,7 +383,8 @@ impl Conn {
     /// A direction's first payload bytes, reassembled in sequence order from
     /// `input` (the bytes the references point into), up to
     /// [`PAYLOAD_BYTES`]: overlapping and retransmitted bytes are taken
-    /// once, and a gap ends what is known.
+    /// once (the first segment to cover a byte gives it, the longest first
+    /// of those that start together), and a gap ends what is known.
     pub fn payload(side: &Side, input: &[u8], out: &mut Vec<u8>) {
         out.clear();
         let Some(base) = side.base else { return };
@@ -395,7 +396,11 @@ impl Conn {
                 Some((i64::from(s.seq.wrapping_sub(base) as i32), bytes))
             })
             .collect();
-        segs.sort_by_key(|&(rel, _)| rel);
+        // Of segments that start at the same byte, the longest wins: a
+        // short segment there is a keep-alive or a stray ACK with a few
+        // bytes of padding as payload, and the data resent over it is the
+        // stream.
+        segs.sort_by_key(|&(rel, b)| (rel, std::cmp::Reverse(b.len())));
         for (rel, bytes) in segs {
             let have = out.len() as i64;
             if rel > have {
