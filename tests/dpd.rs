@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -50,7 +50,7 @@ fn expected(dir: &std::path::Path) -> Vec<Expected> {
 }
 
 /// Attempts of one capture by tuple.
-fn attempts(pcap: &PathBuf) -> BTreeMap<(String, u64, String, u64), Value> {
+fn attempts(pcap: &Path) -> BTreeMap<(String, u64, String, u64), Value> {
     let (recs, _) = common::jsonl(&[
         "conns",
         "-q",
