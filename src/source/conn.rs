@@ -58,6 +58,26 @@ const _: () = assert!(CONN_BYTES <= 640);
 /// The endpoints, lower one first, so both directions find one entry.
 type Key = (IpAddr, u16, IpAddr, u16);
 
+/// [`Key`] as the table hashes it: the addresses as integers and the ports
+/// and family in one word, so a lookup per segment hashes three integers.
+type FastKey = (u128, u128, u64);
+
+fn addr_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+fn fast_key(k: &Key) -> FastKey {
+    let v6 = u64::from(k.0.is_ipv6());
+    (
+        addr_bits(k.0),
+        addr_bits(k.2),
+        v6 << 32 | u64::from(k.1) << 16 | u64::from(k.3),
+    )
+}
+
 /// Where one payload segment lies in the input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SegRef {
@@ -312,6 +332,35 @@ impl Conn {
         }
     }
 
+    /// Takes in the connection's next stretch (a later chunk's or input's).
+    fn absorb(&mut self, c: Conn) {
+        self.first = self.first.min(c.first);
+        self.last = self.last.max(c.last);
+        self.latest = c.latest;
+        self.ab.merge(&c.ab);
+        self.ba.merge(&c.ba);
+        if self.content.is_none() {
+            self.content = c.content;
+        }
+    }
+
+    /// An empty connection on the same endpoints, to leave in a slot whose
+    /// connection was taken.
+    fn clone_empty(&self) -> Conn {
+        Conn {
+            key: self.key,
+            first: self.first,
+            last: self.last,
+            opened: self.opened,
+            latest: self.latest,
+            ab: Side::default(),
+            ba: Side::default(),
+            a_first: self.a_first,
+            opens_with_syn: None,
+            content: None,
+        }
+    }
+
     /// What the connection showed, for its attempt.
     pub fn info(&self) -> ConnInfo {
         let (o, r) = self.sides();
@@ -514,7 +563,7 @@ pub struct ConnStats {
 #[derive(Debug, Default)]
 pub struct ConnTable {
     /// Each key's latest connection, as an index into `conns`.
-    index: HashMap<Key, u32>,
+    index: HashMap<FastKey, u32>,
     /// In the order they began.
     pub conns: Vec<Conn>,
     pub stats: ConnStats,
@@ -525,15 +574,23 @@ impl ConnTable {
     /// input (`None` when it does not lie there).
     #[inline]
     pub fn segment(&mut self, ts: Ts, seg: &TcpSeg<'_>, at: Option<u64>) {
-        let a_sent = (seg.src, seg.sport) <= (seg.dst, seg.dport);
-        let key = if a_sent {
-            (seg.src, seg.sport, seg.dst, seg.dport)
+        let (s, d) = (addr_bits(seg.src), addr_bits(seg.dst));
+        let a_sent = (s, seg.sport) <= (d, seg.dport);
+        let v6 = u64::from(seg.src.is_ipv6()) << 32;
+        let (fast, key) = if a_sent {
+            (
+                (s, d, v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport)),
+                (seg.src, seg.sport, seg.dst, seg.dport),
+            )
         } else {
-            (seg.dst, seg.dport, seg.src, seg.sport)
+            (
+                (d, s, v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport)),
+                (seg.dst, seg.dport, seg.src, seg.sport),
+            )
         };
         let syn = (seg.flags & TCP_SYN != 0 && seg.flags & (TCP_ACK | TCP_RST) == 0)
             .then_some((a_sent, seg.seq));
-        let i = match self.index.get(&key) {
+        let i = match self.index.get(&fast) {
             Some(&i) if !self.conns[i as usize].may_end_before(ts, syn) => i as usize,
             _ => {
                 if self.conns.len() >= MAX_CONNS {
@@ -542,7 +599,7 @@ impl ConnTable {
                 }
                 self.conns.push(Conn::new(key, ts, a_sent, seg));
                 let i = self.conns.len() - 1;
-                self.index.insert(key, i as u32);
+                self.index.insert(fast, i as u32);
                 i
             }
         };
@@ -565,30 +622,26 @@ impl ConnTable {
     /// table passes through here once too ([`ConnTable::settled`]), for the
     /// connections it started where it could not be sure.
     pub fn merge(&mut self, next: ConnTable) {
+        if self.conns.is_empty() {
+            let untracked = self.stats.untracked_segments;
+            *self = next.settled();
+            self.stats.untracked_segments += untracked;
+            return;
+        }
         for c in next.conns {
             let cont = self
                 .index
-                .get(&c.key)
+                .get(&fast_key(&c.key))
                 .map(|&i| i as usize)
                 .filter(|&i| self.conns[i].continued_by(&c));
             match cont {
-                Some(i) => {
-                    let p = &mut self.conns[i];
-                    p.first = p.first.min(c.first);
-                    p.last = p.last.max(c.last);
-                    p.latest = c.latest;
-                    p.ab.merge(&c.ab);
-                    p.ba.merge(&c.ba);
-                    if p.content.is_none() {
-                        p.content = c.content;
-                    }
-                }
+                Some(i) => self.conns[i].absorb(c),
                 None => {
                     if self.conns.len() >= MAX_CONNS {
                         self.stats.untracked_segments += c.ab.pkts + c.ba.pkts;
                         continue;
                     }
-                    self.index.insert(c.key, self.conns.len() as u32);
+                    self.index.insert(fast_key(&c.key), self.conns.len() as u32);
                     self.conns.push(c);
                 }
             }
@@ -596,11 +649,39 @@ impl ConnTable {
         self.stats.untracked_segments += next.stats.untracked_segments;
     }
 
-    /// A walk's table with every connection it started decided.
-    pub fn settled(self) -> ConnTable {
-        let mut t = ConnTable::default();
-        t.merge(self);
-        t
+    /// A walk's table with every connection it started decided, in place:
+    /// only connections begun on endpoints seen before are looked at again
+    /// (a walk's own decisions stand for the rest).
+    pub fn settled(mut self) -> ConnTable {
+        let mut latest: HashMap<FastKey, u32> = HashMap::with_capacity(self.conns.len());
+        let mut gone = vec![false; self.conns.len()];
+        for i in 0..self.conns.len() {
+            let k = fast_key(&self.conns[i].key);
+            if let Some(&p) = latest.get(&k) {
+                let p = p as usize;
+                if self.conns[p].continued_by(&self.conns[i]) {
+                    let (before, from) = self.conns.split_at_mut(i);
+                    let c = std::mem::replace(&mut from[0], before[p].clone_empty());
+                    before[p].absorb(c);
+                    gone[i] = true;
+                    continue;
+                }
+            }
+            latest.insert(k, i as u32);
+        }
+        if gone.iter().any(|&g| g) {
+            let mut i = 0;
+            self.conns.retain(|_| {
+                i += 1;
+                !gone[i - 1]
+            });
+            latest.clear();
+            for (i, c) in self.conns.iter().enumerate() {
+                latest.insert(fast_key(&c.key), i as u32);
+            }
+        }
+        self.index = latest;
+        self
     }
 
     /// Ends the table: the connections in the order they began, counted.
