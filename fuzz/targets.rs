@@ -23,6 +23,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use portent::decode::{self, linktype, Decoded, TCP_RST, TCP_SYN};
 use portent::event::{Attempt, SignalKind, TcpSignal};
@@ -184,7 +185,9 @@ fn capture_checks(data: &[u8], format: Format) {
     let chunked = capture::read_capture_chunked("fuzz", data, 0, &|_| {}, chunk);
     let out = match (res, chunked) {
         (Ok(out), Ok(par)) => {
-            same(&key(data, &out), &key(data, &par), chunk);
+            if chunk_check_wanted() {
+                same(&key(data, &out), &key(data, &par), chunk);
+            }
             out
         }
         (Err(a), Err(b)) => {
@@ -257,6 +260,17 @@ fn capture_checks(data: &[u8], format: Format) {
     }
     let (attempts, per_input) = reader.finish();
     flow_checks(&attempts, &per_input, out.exports.len() as u64);
+}
+
+/// Whether to compare the chunked read with the sequential one: always,
+/// unless `PORTENT_FUZZ_SKIP_CHUNK_CHECK` is set. That is a stopgap for
+/// long runs of the `pcapng` target while the open crash in
+/// fuzz/regressions/pcapng/open/ is not fixed: without it every run stops
+/// (or, with `-fork=1 -ignore_crashes=1`, restarts) within seconds on the
+/// same bug. Never set in tests or CI.
+fn chunk_check_wanted() -> bool {
+    static WANTED: OnceLock<bool> = OnceLock::new();
+    *WANTED.get_or_init(|| std::env::var_os("PORTENT_FUZZ_SKIP_CHUNK_CHECK").is_none())
 }
 
 /// What the chunked and the sequential read must agree on: what
