@@ -27,9 +27,10 @@ use std::sync::OnceLock;
 
 use portent::decode::{self, linktype, Decoded, TCP_RST, TCP_SYN};
 use portent::event::{Attempt, SignalKind, TcpSignal};
-use portent::source::capture::{self, CaptureOutput};
+use portent::source::capture;
 use portent::source::flow::{self, FlowReader, FlowStats};
 use portent::source::sysmon::{self, SysmonFormat};
+use portent::source::walk::CaptureOutput;
 use portent::source::{sniff, Format};
 use portent::stats::{CaptureStats, Skip, Warning, Warnings, MAX_WARNINGS_PER_REASON};
 
@@ -364,11 +365,21 @@ pub fn decode(data: &[u8]) {
         "link type {lt}: {r:?}"
     );
     match &r {
-        Ok(Decoded::Handshake(seg)) => {
-            assert!(seg.flags & TCP_SYN != 0 && seg.flags & TCP_RST == 0);
+        Ok(Decoded::Tcp(seg)) => {
+            if seg.is_handshake() {
+                assert!(seg.flags & TCP_SYN != 0 && seg.flags & TCP_RST == 0);
+            }
             if seg.src.is_ipv4() != seg.dst.is_ipv4() {
                 panic!("mixed address families: {seg:?}");
             }
+            // In place: the payload lies inside the packet.
+            let base = pkt.as_ptr() as usize;
+            let at = seg.payload.as_ptr() as usize;
+            assert!(
+                seg.payload.is_empty()
+                    || (at >= base && at + seg.payload.len() <= base + pkt.len()),
+                "TCP payload outside the packet"
+            );
         }
         Ok(Decoded::Udp(u)) => {
             // In place: the payload lies inside the packet.

@@ -6,9 +6,10 @@
 //! Telnet on IoT backdoors, databases exposed on odd ports. Their first
 //! message is a header with a magic number, a version or lengths that must
 //! add up, which is what is checked here; where a protocol negotiates TLS in
-//! those messages (RDP, PostgreSQL, MySQL), the TLS that follows is read too.
+//! those messages (RDP, PostgreSQL, MySQL), the TLS that follows is read
+//! too, and so is what a granted SOCKS CONNECT carries.
 
-use super::{upgrade_to_tls, Cursor, Identified, Service};
+use super::{tunnel, upgrade_to_tls, Cursor, Identified, Nesting, Service};
 
 /// NetBIOS session messages read from one side: a session request and its
 /// answer, then the first SMB message; keepalives may come between.
@@ -329,25 +330,26 @@ fn c_string<'a>(c: &mut Cursor<'a>) -> Option<&'a [u8]> {
 }
 
 /// A SOCKS 4 (4a) request: version 4, CONNECT or BIND, port, address, user
-/// id; for 4a (address 0.0.0.x) a host name after it.
-fn socks4_request(b: &[u8]) -> bool {
+/// id; for 4a (address 0.0.0.x) a host name after it. Its length.
+fn socks4_request(b: &[u8]) -> Option<usize> {
     let mut c = Cursor::new(b);
     let head = (c.u8(), c.u8(), c.u16(), c.take(4));
     let (Some(4), Some(1 | 2), Some(_port), Some(ip)) = head else {
-        return false;
+        return None;
     };
-    if c_string(&mut c).is_none() {
-        return false;
+    c_string(&mut c)?;
+    if ip[..3] == [0, 0, 0] && ip[3] != 0 && c_string(&mut c)?.is_empty() {
+        return None;
     }
-    if ip[..3] == [0, 0, 0] && ip[3] != 0 {
-        return c_string(&mut c).is_some_and(|h| !h.is_empty());
-    }
-    true
+    Some(b.len() - c.rest.len())
 }
 
-/// A SOCKS 4 reply: version 0, status 90-93.
-fn socks4_reply(b: &[u8]) -> bool {
-    b.len() >= 8 && b[0] == 0 && (0x5a..=0x5d).contains(&b[1])
+/// A SOCKS 4 reply: version 0, status 90-93; whether it granted the request.
+fn socks4_reply(b: &[u8]) -> Option<bool> {
+    match b {
+        [0, code @ 0x5a..=0x5d, _, _, _, _, _, _, ..] => Some(*code == 0x5a),
+        _ => None,
+    }
 }
 
 /// An authentication method a SOCKS 5 client may offer (RFC 1928 §3):
@@ -368,28 +370,91 @@ fn socks5_greeting(b: &[u8]) -> Option<&[u8]> {
         .then_some(methods)
 }
 
-/// A SOCKS 5 request: version 5, CONNECT, BIND or UDP ASSOCIATE, reserved
-/// 0, an address type.
-fn socks5_request(b: &[u8]) -> bool {
-    matches!(b, [5, 1..=3, 0, 1 | 3 | 4, ..])
+/// A SOCKS 5 request or reply (RFC 1928 §4, §6): version 5, a command or
+/// reply code, reserved 0, an address of its type, a port. The code.
+fn socks5_message(c: &mut Cursor<'_>, codes: std::ops::RangeInclusive<u8>) -> Option<u8> {
+    let (version, code, reserved, kind) = (c.u8()?, c.u8()?, c.u8()?, c.u8()?);
+    if version != 5 || !codes.contains(&code) || reserved != 0 {
+        return None;
+    }
+    match kind {
+        1 => c.take(4)?,
+        3 => c.vec8()?,
+        4 => c.take(16)?,
+        _ => return None,
+    };
+    c.u16()?;
+    Some(code)
+}
+
+/// A SOCKS 5 session up to the point where the tunnel opens: greeting and
+/// method choice, username/password exchange (RFC 1929) when chosen, then
+/// the request and a reply that grants it. Where the tunnel starts on each
+/// side.
+fn socks5_tunnel(client: &[u8], server: &[u8], methods: &[u8]) -> Option<(usize, usize)> {
+    let mut c = Cursor::new(after(client, 2 + methods.len()));
+    let mut s = Cursor::new(server);
+    s.take(1)?;
+    let method = s.u8()?;
+    if method == 2 {
+        if c.u8()? != 1 || s.u8()? != 1 {
+            return None;
+        }
+        c.vec8()?; // user
+        c.vec8()?; // password
+        if s.u8()? != 0 {
+            return None;
+        }
+    } else if method != 0 {
+        return None;
+    }
+    socks5_message(&mut c, 1..=3)?;
+    (socks5_message(&mut s, 0..=8)? == 0)
+        .then(|| (client.len() - c.rest.len(), server.len() - s.rest.len()))
 }
 
 /// SOCKS 4/4a and 5: the client's request with a reply that fits it; a
 /// client alone needs its follow-up request to be there too (a three-byte
-/// greeting is too little to go on).
-pub(super) fn socks(client: &[u8], server: &[u8]) -> Option<Identified> {
-    let found = if socks4_request(client) {
-        server.is_empty() || socks4_reply(server)
+/// greeting is too little to go on). A granted CONNECT is a tunnel, and
+/// what it carries is identified too, as behind an HTTP CONNECT.
+pub(super) fn socks(client: &[u8], server: &[u8], nesting: Nesting) -> Option<Identified> {
+    let mut tunnel_at = None;
+    let found = if let Some(request) = socks4_request(client) {
+        match socks4_reply(server) {
+            Some(granted) => {
+                tunnel_at = granted.then_some((request, 8));
+                true
+            }
+            None => server.is_empty(),
+        }
     } else if let Some(methods) = socks5_greeting(client) {
         match server {
-            [5, m, ..] => *m == 0xff || methods.contains(m),
-            [] => socks5_request(after(client, 2 + methods.len())),
+            [5, m, ..] if *m == 0xff || methods.contains(m) => {
+                tunnel_at = socks5_tunnel(client, server, methods);
+                true
+            }
+            [] => {
+                let mut c = Cursor::new(after(client, 2 + methods.len()));
+                socks5_message(&mut c, 1..=3).is_some()
+            }
             _ => false,
         }
     } else {
         false
     };
-    found.then(|| Identified::of(Service::Socks))
+    if !found {
+        return None;
+    }
+    let mut id = Identified::of(Service::Socks);
+    if let (Some((c, s)), Nesting::Outer) = (tunnel_at, nesting) {
+        if let Some(inner) = tunnel(after(client, c), after(server, s)) {
+            id.upgraded_to = inner.service;
+            id.tls = inner.tls;
+            id.http = inner.http;
+            id.ssh = inner.ssh;
+        }
+    }
+    Some(id)
 }
 
 // --- Telnet ------------------------------------------------------------------
@@ -560,6 +625,42 @@ mod tests {
     }
 
     #[test]
+    fn socks_tunnels() {
+        let (ch, sh) = hellos();
+        // SOCKS 5 with username/password, CONNECT to a host name, then TLS.
+        let client = [
+            &b"\x05\x02\x00\x02\x01\x03bob\x03pwd\x05\x01\x00\x03\x0bexample.com\x01\xbb"[..],
+            &ch,
+        ]
+        .concat();
+        let server = [
+            &b"\x05\x02\x01\x00\x05\x00\x00\x01\x0a\x00\x00\x01\x30\x39"[..],
+            &sh,
+        ]
+        .concat();
+        let id = identify(&client, &server);
+        assert_eq!(
+            (id.service, id.upgraded_to),
+            (Some(Service::Socks), Some(Service::Tls))
+        );
+        assert_eq!(id.tls.unwrap().sni.as_deref(), Some("example.com"));
+        // Refused (reply 5): no tunnel.
+        let mut refused = server.clone();
+        refused[5] = 5;
+        assert_eq!(identify(&client, &refused).upgraded_to, None);
+        // SOCKS 4a, then HTTP.
+        let id = identify(
+            b"\x04\x01\x00\x50\x00\x00\x00\x01\0example.com\0GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            b"\x00\x5a\x00\x00\x00\x00\x00\x00HTTP/1.1 200 OK\r\n\r\n",
+        );
+        assert_eq!(
+            (id.service, id.upgraded_to),
+            (Some(Service::Socks), Some(Service::Http))
+        );
+        assert_eq!(id.http.unwrap().host.as_deref(), Some("example.com"));
+    }
+
+    #[test]
     fn vnc_socks_telnet() {
         assert_eq!(
             service(b"RFB 003.008\n", b"RFB 003.008\n"),
@@ -590,6 +691,10 @@ mod tests {
             Some(Service::Unknown)
         );
         assert_eq!(service(b"\x05\x01\x00", b""), Some(Service::Unknown));
+        assert_eq!(
+            service(b"\x05\x01\x00\x05\x01\x00\x07", b""),
+            Some(Service::Unknown)
+        );
         assert_eq!(
             service(b"\x05\x01\x00\x05\x01\x00\x03\x0bexample.com\x01\xbb", b""),
             Some(Service::Socks)

@@ -5,8 +5,9 @@
 //! actually said is what tells, so this module looks only at the first bytes
 //! each side sent (reassembled by the connection tracker, cut at a bound) and
 //! never at the port. It names the protocol, notices a plain-text protocol
-//! that upgrades (STARTTLS, `AUTH TLS`, HTTP `CONNECT`, and the TLS that RDP,
-//! PostgreSQL and MySQL negotiate in their own first messages), and keeps
+//! that upgrades (STARTTLS, `AUTH TLS`, HTTP and SOCKS `CONNECT` tunnels, and
+//! the TLS that RDP, PostgreSQL and MySQL negotiate in their first
+//! messages), and keeps
 //! what a report wants to say about the far end: the TLS handshake's
 //! fingerprints and certificate, the HTTP request line, the SSH banners.
 //!
@@ -128,14 +129,15 @@ impl std::fmt::Display for Service {
 }
 
 /// What the first bytes of a connection say it is.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Identified {
     /// None when neither side carried payload; Some(Unknown) when payload
     /// flowed and nothing matched.
     pub service: Option<Service>,
     /// A plain-text protocol that upgraded: SMTP/IMAP/POP3/FTP STARTTLS
-    /// (`AUTH TLS`) then TLS, or HTTP CONNECT then whatever the tunnel
-    /// carries; also RDP, PostgreSQL and MySQL that negotiate TLS in their
+    /// (`AUTH TLS`) then TLS, or HTTP CONNECT (and SOCKS CONNECT) then
+    /// whatever the tunnel carries (Unknown when it is nothing this module
+    /// names); also RDP, PostgreSQL and MySQL that negotiate TLS in their
     /// first messages. `service` stays the first protocol, this is the second
     /// (e.g. Smtp upgraded to Some(Tls)).
     pub upgraded_to: Option<Service>,
@@ -168,7 +170,7 @@ pub fn identify(client: &[u8], server: &[u8]) -> Identified {
     detect(client, server, Nesting::Outer).unwrap_or_else(|| Identified::of(Service::Unknown))
 }
 
-/// Whether a detector may look inside an HTTP CONNECT tunnel. One level
+/// Whether a detector may look inside an HTTP or SOCKS tunnel. One level
 /// only: the tunnel's own protocol is named in `upgraded_to`, and a tunnel in
 /// a tunnel has nothing more to tell that field.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -197,11 +199,11 @@ fn detect(client: &[u8], server: &[u8], nesting: Nesting) -> Option<Identified> 
         .or_else(|| binary::mysql(client, server))
         .or_else(|| binary::vnc(client, server))
         .or_else(|| text::line_protocols(client, server))
-        .or_else(|| binary::socks(client, server))
+        .or_else(|| binary::socks(client, server, nesting))
         .or_else(|| binary::telnet(client, server))
 }
 
-/// The identification of what follows an HTTP CONNECT: the tunnel's service
+/// The identification of what follows an HTTP or SOCKS CONNECT: the tunnel's service
 /// (Unknown when it carried something else), or None when nothing flowed.
 fn tunnel(client: &[u8], server: &[u8]) -> Option<Identified> {
     if client.is_empty() && server.is_empty() {
@@ -321,6 +323,30 @@ mod tests {
         let id = identify(b"\x01\x02\x03 nothing known", b"");
         assert_eq!(id.service, Some(Service::Unknown));
         assert_eq!(id.upgraded_to, None);
+    }
+
+    #[test]
+    fn serializes_with_the_field_names() {
+        let hello = tls::tests::record(1, &tls::tests::browser_hello());
+        let id = identify(&hello, b"");
+        let v = serde_json::to_value(&id).unwrap();
+        assert_eq!(v["service"], "tls");
+        assert_eq!(v["upgraded_to"], serde_json::Value::Null);
+        assert_eq!(v["tls"]["sni"], "example.com");
+        assert_eq!(v["tls"]["alpn"][0], "h2");
+        assert_eq!(v["tls"]["version"], "TLSv1.3");
+        assert!(v["tls"]["ja3"].is_string() && v["tls"]["ja4"].is_string());
+        for key in ["ja3s", "cert"] {
+            assert!(v["tls"][key].is_null(), "{key}");
+        }
+        for key in ["http", "ssh"] {
+            assert!(v[key].is_null(), "{key}");
+        }
+        let v = serde_json::to_value(identify(b"GET / HTTP/1.1\r\n\r\n", b"")).unwrap();
+        let http = v["http"].as_object().unwrap();
+        let mut keys: Vec<&str> = http.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["host", "method", "status", "uri", "user_agent"]);
     }
 
     #[test]

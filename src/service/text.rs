@@ -71,11 +71,21 @@ fn ssh_banner(line: &[u8]) -> bool {
         .is_some_and(u8::is_ascii_digit)
 }
 
-/// SSH: the client's first line, or one of the server's first lines (RFC
-/// 4253 §4.2 lets a server send other lines before its banner).
+/// SSH: the client's first line, or the server's. RFC 4253 §4.2 lets a
+/// server send other lines before its banner; those are looked through when
+/// the client is an SSH client or silent, not when it spoke something else
+/// (an SSH banner behind an HTTP CONNECT answer is the tunnel's, not the
+/// connection's).
 pub(super) fn ssh(client: &[u8], server: &[u8]) -> Option<Identified> {
     let client_banner = lines(client).next().filter(|(_, l)| ssh_banner(l));
-    let server_banner = lines(server).find(|(_, l)| ssh_banner(l));
+    let server_lines = if client_banner.is_some() || client.is_empty() {
+        MAX_LINES
+    } else {
+        1
+    };
+    let server_banner = lines(server)
+        .take(server_lines)
+        .find(|(_, l)| ssh_banner(l));
     if client_banner.is_none() && server_banner.is_none() {
         return None;
     }
@@ -200,18 +210,24 @@ fn reply(line: &[u8], code: &[u8]) -> bool {
 }
 
 /// An IRC server line: `:server NOTICE ...`, `:server 001 ...`, or the
-/// unprefixed `NOTICE AUTH`, `PING :` and `ERROR :` some servers open with.
+/// unprefixed `NOTICE AUTH ...`, `NOTICE * ...`, `PING :...` and
+/// `ERROR :...` some servers open with (an error of another text protocol
+/// has no colon there).
 fn irc_server_line(line: &[u8]) -> bool {
     let mut w = words(line);
-    match w.next() {
-        Some(prefix) if prefix.len() > 1 && prefix[0] == b':' => w.next().is_some_and(|c| {
-            upper_eq(c, "NOTICE") || c.len() == 3 && c.iter().all(u8::is_ascii_digit)
-        }),
-        Some(first) => {
-            (upper_eq(first, "NOTICE") || upper_eq(first, "PING") || upper_eq(first, "ERROR"))
-                && w.next().is_some()
+    let (first, second) = (w.next(), w.next());
+    match (first, second) {
+        (Some(prefix), Some(command)) if prefix.len() > 1 && prefix[0] == b':' => {
+            upper_eq(command, "NOTICE")
+                || (command.len() == 3 && command.iter().all(u8::is_ascii_digit))
         }
-        None => false,
+        (Some(first), Some(target)) if upper_eq(first, "NOTICE") => {
+            upper_eq(target, "AUTH") || target == b"*"
+        }
+        (Some(first), Some(param)) if upper_eq(first, "PING") || upper_eq(first, "ERROR") => {
+            param.len() > 1 && param[0] == b':'
+        }
+        _ => false,
     }
 }
 

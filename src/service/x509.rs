@@ -94,6 +94,31 @@ fn self_signed(cert: &X509Certificate<'_>) -> bool {
 mod tests {
     use super::*;
 
+    /// Two certificates made with openssl for this test: a CA named
+    /// `CN=Same Name`, self-signed, and a leaf with the same name that the
+    /// CA signed (its authority key identifier is the CA's, not its own).
+    const CA: &[u8] = include_bytes!("../../tests/data/service/same-name-ca.der");
+    const LEAF: &[u8] = include_bytes!("../../tests/data/service/same-name-leaf.der");
+
+    #[test]
+    fn self_signed_or_same_name() {
+        let ca = cert_info(CA).unwrap();
+        assert_eq!(ca.subject, "CN=Same Name");
+        assert_eq!(ca.issuer, "CN=Same Name");
+        assert!(ca.self_signed);
+        assert_eq!(ca.sha256, hex(&Sha256::digest(CA)));
+        assert_eq!(ca.not_before.len(), "2026-12-02T05:49:27Z".len());
+        assert!(ca.not_before.ends_with('Z') && ca.not_before < ca.not_after);
+        let leaf = cert_info(LEAF).unwrap();
+        assert_eq!(
+            (leaf.subject.as_str(), leaf.issuer.as_str()),
+            ("CN=Same Name", "CN=Same Name")
+        );
+        assert!(!leaf.self_signed);
+        // A certificate cut short does not parse.
+        assert_eq!(cert_info(&CA[..CA.len() - 1]), None);
+    }
+
     #[test]
     fn garbage_is_none() {
         assert_eq!(cert_info(b""), None);

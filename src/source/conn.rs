@@ -655,7 +655,7 @@ impl ConnTable {
     pub fn settled(mut self) -> ConnTable {
         let mut latest: HashMap<FastKey, u32> = HashMap::with_capacity(self.conns.len());
         let mut gone = vec![false; self.conns.len()];
-        for i in 0..self.conns.len() {
+        for (i, gone) in gone.iter_mut().enumerate() {
             let k = fast_key(&self.conns[i].key);
             if let Some(&p) = latest.get(&k) {
                 let p = p as usize;
@@ -663,7 +663,7 @@ impl ConnTable {
                     let (before, from) = self.conns.split_at_mut(i);
                     let c = std::mem::replace(&mut from[0], before[p].clone_empty());
                     before[p].absorb(c);
-                    gone[i] = true;
+                    *gone = true;
                     continue;
                 }
             }

@@ -211,8 +211,10 @@ impl ChunkWalker for Walker<'_> {
                 if p == self.d.len() {
                     break;
                 }
-                match (r.u32_at(p), r.block_len(p)) {
-                    (EPB | OPB | SPB | 4 | 5, Ok(len)) => p += len,
+                // The length first: it checks that the block is there at
+                // all (a file need not end on a 4-byte boundary).
+                match r.block_len(p).map(|len| (r.u32_at(p), len)) {
+                    Ok((EPB | OPB | SPB | 4 | 5, len)) => p += len,
                     _ => {
                         ok = false;
                         break;
@@ -245,18 +247,23 @@ impl ChunkWalker for Walker<'_> {
             interfaces: state.interfaces,
             last_ts: state.last_ts,
         };
-        walk(&mut r, start, end, whole || start == self.first, sink)
+        let from_first = whole || start == self.first;
+        walk(&mut r, start, end, whole, from_first, sink)
     }
 }
 
 /// Walks blocks from `off` while below `end`. A walk that is not `whole`
 /// stops with `None` at a block that changes the state (a new section or
-/// interface), because later chunks could not know about it.
+/// interface), because the other chunks could not know about it: the first
+/// chunk as much as the later ones, which start from the state before the
+/// first packet. `from_first`: the walk starts at the first packet block,
+/// so a simple packet block there has no earlier time to miss.
 fn walk(
     r: &mut Reader<'_>,
     mut off: usize,
     end: usize,
     whole: bool,
+    from_first: bool,
     sink: &mut PacketSink<'_>,
 ) -> Option<usize> {
     let d = r.d;
@@ -326,7 +333,7 @@ fn walk(
             IDB => interface(r, block, off, sink),
             EPB => packet_block(r, block, off, true, sink),
             OPB => packet_block(r, block, off, false, sink),
-            SPB if r.last_ts.is_none() && !whole => return None,
+            SPB if r.last_ts.is_none() && !from_first => return None,
             SPB => simple_packet(r, block, off, sink),
             _ => {} // statistics, name resolution, secrets, custom: not needed
         }
