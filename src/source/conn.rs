@@ -533,19 +533,24 @@ pub fn identify(table: &mut ConnTable, input: &[u8]) {
 /// first SYN (the latest such, should a port be reused). `attempts` and
 /// `conns` in any order.
 pub fn attach(attempts: &mut [Attempt], conns: &[Conn]) {
-    let mut by_tuple: HashMap<FiveTuple, Vec<u32>> = HashMap::with_capacity(conns.len());
-    for (i, c) in conns.iter().enumerate() {
-        by_tuple.entry(c.tuple()).or_default().push(i as u32);
-    }
+    // One sort of (tuple, first packet, index), then a binary search per
+    // attempt: no list per tuple, and a tuple reused a million times costs
+    // a logarithm, not a walk.
+    let mut keyed: Vec<(FiveTuple, Ts, u32)> = conns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.tuple(), c.first, i as u32))
+        .collect();
+    keyed.sort_unstable();
     for a in attempts.iter_mut().filter(|a| a.flow.is_none()) {
-        let Some(candidates) = by_tuple.get(&a.tuple) else {
-            continue;
-        };
-        let found = candidates
-            .iter()
-            .map(|&i| &conns[i as usize])
-            .filter(|c| c.first <= a.ts && a.ts <= c.last)
-            .max_by_key(|c| c.first);
+        // The last connection of the tuple that began at or before it.
+        let n = keyed.partition_point(|(t, first, _)| (*t, *first) <= (a.tuple, a.ts));
+        let found = n
+            .checked_sub(1)
+            .map(|k| &keyed[k])
+            .filter(|(t, _, _)| *t == a.tuple)
+            .map(|&(_, _, i)| &conns[i as usize])
+            .filter(|c| a.ts <= c.last);
         a.conn = found.map(|c| Box::new(c.info()));
     }
 }

@@ -62,10 +62,10 @@ pub fn render_all() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
 
 /// The library's splitmix64 (fixed output per seed), with the draws the
 /// sample generator needs.
-struct SplitMix64(synth::SplitMix64);
+pub(crate) struct SplitMix64(pub(crate) synth::SplitMix64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }
 
@@ -708,14 +708,14 @@ fn dns_message(id: u16, response: bool, name: &str, qtype: u16, answers: &[IpAdd
     m
 }
 
-fn http_get(host: &str, path: &str, agent: &str) -> Vec<u8> {
+pub(crate) fn http_get(host: &str, path: &str, agent: &str) -> Vec<u8> {
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {agent}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )
     .into_bytes()
 }
 
-fn http_ok(content_type: &str, body: &[u8]) -> Vec<u8> {
+pub(crate) fn http_ok(content_type: &str, body: &[u8]) -> Vec<u8> {
     let mut r = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -749,7 +749,7 @@ fn tls_extension(typ: u16, body: &[u8]) -> Vec<u8> {
 }
 
 /// A TLS 1.3 ClientHello record with SNI `host`.
-fn client_hello(rng: &mut SplitMix64, host: &str) -> Vec<u8> {
+pub(crate) fn client_hello(rng: &mut SplitMix64, host: &str) -> Vec<u8> {
     let mut b = vec![0x03, 0x03];
     b.extend_from_slice(&rng.bytes(32));
     b.push(32);
@@ -780,7 +780,7 @@ fn client_hello(rng: &mut SplitMix64, host: &str) -> Vec<u8> {
 
 /// A TLS 1.3 ServerHello, ChangeCipherSpec and `encrypted` bytes of
 /// application data.
-fn server_hello(rng: &mut SplitMix64, encrypted: usize) -> Vec<u8> {
+pub(crate) fn server_hello(rng: &mut SplitMix64, encrypted: usize) -> Vec<u8> {
     let mut b = vec![0x03, 0x03];
     b.extend_from_slice(&rng.bytes(32));
     b.push(32);

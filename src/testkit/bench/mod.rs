@@ -425,8 +425,10 @@ fn dns_message(out: &mut Vec<u8>, id: u16, name: &str, aaaa: bool, answer: bool)
 #[derive(Clone, Copy)]
 enum Ev {
     SynAck(Flow),
-    /// The client's ACK completing the handshake; the flow then carries data.
+    /// The client's ACK completing the handshake, with its first bytes.
     HandshakeAck(Flow),
+    /// The server's first bytes; the flow then carries data.
+    ServerOpening(Flow),
     Refused(Flow),
     SynRetry(Flow, u8),
     DnsAnswer(Flow, u16, usize, bool),
@@ -489,6 +491,9 @@ struct World {
     next_port: Vec<u16>,
     flows: Vec<Flow>,
     port_weight_total: u32,
+    /// For the protocol openings' random fields (kept apart from `rng`, so
+    /// the rest of the traffic is what it was).
+    tls_rng: crate::testkit::samples::SplitMix64,
 }
 
 impl World {
@@ -523,6 +528,7 @@ impl World {
             next_port,
             flows: Vec::with_capacity(POOL_FLOWS),
             port_weight_total: OUT_PORTS.iter().map(|p| p.1).sum(),
+            tls_rng: crate::testkit::samples::SplitMix64(SplitMix64(SEED ^ 0x7151)),
         };
         // Connections already open when the capture starts.
         for _ in 0..POOL_FLOWS {
@@ -671,6 +677,44 @@ pub fn generate_as<W: Write>(w: W, target: u64, format: CaptureFormat) -> io::Re
                 Ev::HandshakeAck(mut f) => {
                     tcp_frame(&mut buf, &f, Dir::Up, TCP_ACK, TcpOpts::Ts, &[], 0, ts_ms);
                     f.cid = f.cid.wrapping_add(1);
+                    // What the client says first, on the ports that speak
+                    // TLS, HTTP or SSH (real handshakes, so protocol
+                    // identification has real work); random bytes elsewhere.
+                    if let Some(open) = opening(&mut world.tls_rng, f.sport, true) {
+                        cw_packet(&mut cw, &mut sum, &buf, now, pad4, record_overhead)?;
+                        tcp_frame(
+                            &mut buf,
+                            &f,
+                            Dir::Up,
+                            TCP_PSH | TCP_ACK,
+                            TcpOpts::Ts,
+                            &open,
+                            word_sum(&open),
+                            ts_ms,
+                        );
+                        f.cseq = f.cseq.wrapping_add(open.len() as u32);
+                        f.cid = f.cid.wrapping_add(1);
+                        let rtt = world.rng.range(2_000_000, 80_000_000) as i64;
+                        schedule(&mut pending, now + rtt, Ev::ServerOpening(f));
+                    } else {
+                        let slot = world.rng.below(POOL_FLOWS as u64) as usize;
+                        world.flows[slot] = f;
+                    }
+                }
+                Ev::ServerOpening(mut f) => {
+                    let open = opening(&mut world.tls_rng, f.sport, false).unwrap_or_default();
+                    tcp_frame(
+                        &mut buf,
+                        &f,
+                        Dir::Down,
+                        TCP_PSH | TCP_ACK,
+                        TcpOpts::Ts,
+                        &open,
+                        word_sum(&open),
+                        ts_ms,
+                    );
+                    f.sseq = f.sseq.wrapping_add(open.len() as u32);
+                    f.sid = f.sid.wrapping_add(1);
                     let slot = world.rng.below(POOL_FLOWS as u64) as usize;
                     world.flows[slot] = f;
                 }
@@ -839,22 +883,66 @@ pub fn generate_as<W: Write>(w: W, target: u64, format: CaptureFormat) -> io::Re
                 world.flows[i] = f;
             }
         }
-        let eth_ip_v6 = buf[12..14] == [0x86, 0xdd] || buf[16..18] == [0x86, 0xdd];
-        sum.ipv6 += u64::from(eth_ip_v6);
-        sum.vlan += u64::from(buf[12..14] == [0x81, 0x00]);
-        match buf.len() {
-            0..=90 => sum.small += 1,
-            1514.. => sum.full += 1,
-            _ => sum.mid += 1,
-        }
-        cw.packet(Ts(now - now % 1000), &buf)?;
-        sum.packets += 1;
-        let data = if pad4 {
-            buf.len().next_multiple_of(4)
-        } else {
-            buf.len()
-        };
-        sum.bytes += record_overhead + data as u64;
+        cw_packet(&mut cw, &mut sum, &buf, now, pad4, record_overhead)?;
     }
     Ok((cw.finish()?, sum))
+}
+
+/// Writes the frame in `buf` at `now` and counts it.
+fn cw_packet<W: Write>(
+    cw: &mut CaptureWriter<W>,
+    sum: &mut Summary,
+    buf: &[u8],
+    now: i64,
+    pad4: bool,
+    record_overhead: u64,
+) -> io::Result<()> {
+    let eth_ip_v6 = buf[12..14] == [0x86, 0xdd] || buf[16..18] == [0x86, 0xdd];
+    sum.ipv6 += u64::from(eth_ip_v6);
+    sum.vlan += u64::from(buf[12..14] == [0x81, 0x00]);
+    match buf.len() {
+        0..=90 => sum.small += 1,
+        1514.. => sum.full += 1,
+        _ => sum.mid += 1,
+    }
+    cw.packet(Ts(now - now % 1000), buf)?;
+    sum.packets += 1;
+    let data = if pad4 {
+        buf.len().next_multiple_of(4)
+    } else {
+        buf.len()
+    };
+    sum.bytes += record_overhead + data as u64;
+    Ok(())
+}
+
+/// The first bytes of a connection to `port`, the client's or the
+/// server's: a TLS ClientHello or ServerHello on TLS ports, an HTTP request
+/// or response on web ports, an SSH banner on 22; `None` on other ports.
+fn opening(
+    rng: &mut crate::testkit::samples::SplitMix64,
+    port: u16,
+    client: bool,
+) -> Option<Vec<u8>> {
+    use crate::testkit::samples::{client_hello, http_get, http_ok, server_hello};
+    const HOSTS: [&str; 4] = [
+        "www.example.com",
+        "cdn.example.net",
+        "api.example.org",
+        "mail.example.com",
+    ];
+    let host = HOSTS[rng.next_u64() as usize % HOSTS.len()];
+    Some(match (port, client) {
+        (443 | 8443 | 993 | 995 | 465 | 853, true) => client_hello(rng, host),
+        (443 | 8443 | 993 | 995 | 465 | 853, false) => server_hello(rng, 1200),
+        (80 | 8080, true) => http_get(
+            host,
+            "/index.html",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+        ),
+        (80 | 8080, false) => http_ok("text/html", &[b'x'; 600]),
+        (22, true) => b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n".to_vec(),
+        (22, false) => b"SSH-2.0-OpenSSH_8.9p1\r\n".to_vec(),
+        _ => return None,
+    })
 }
