@@ -473,3 +473,41 @@ fn attempts_carry_their_connections() {
         }
     }
 }
+
+/// CSV and the table show each attempt's service and port mismatch: the
+/// Linux sample's beacon speaks TLS on 8088, a port no service is
+/// registered for.
+#[test]
+fn csv_and_table_show_service_and_mismatch() {
+    let out = portent_in_root(&["conns", "-q", "-f", "csv", &sample("linux-8088.pcap.gz")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (dport, service, mismatch) = (col("dport"), col("service"), col("port_mismatch"));
+    let beacon: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+        .filter(|r| r.get(dport).map(String::as_str) == Some("8088"))
+        .collect();
+    assert!(beacon.len() >= 6, "{text}");
+    for r in &beacon {
+        assert_eq!(
+            (r[service].as_str(), r[mismatch].as_str()),
+            ("tls", "true"),
+            "{r:?}"
+        );
+    }
+    let out = portent_in_root(&["conns", "-q", "-f", "table", &sample("linux-8088.pcap.gz")]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let head = table.lines().next().unwrap();
+    assert!(
+        head.contains("SERVICE") && head.contains("MISMATCH"),
+        "{head}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("8088") && l.contains("tls") && l.contains("yes")),
+        "{table}"
+    );
+}

@@ -112,6 +112,10 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         "pid",
         "process_guid",
         "join_rule",
+        "conn_state",
+        "service",
+        "port_mismatch",
+        "reason",
     ])?;
     let opt = |o: Option<String>| o.unwrap_or_default();
     let text = |o: Option<&String>| o.map(|s| cell(s).into_owned()).unwrap_or_default();
@@ -151,9 +155,22 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             opt(p.and_then(|p| p.pid).map(|n| n.to_string())),
             text(p.and_then(|p| p.process_guid.as_ref())),
             opt(p.and_then(|p| p.rule).map(str::to_string)),
+            opt(at.conn.as_ref().map(|c| c.state.to_string())),
+            opt(service(at).map(str::to_string)),
+            opt(v.port_mismatch.map(|m| m.to_string())),
+            v.reason
+                .as_deref()
+                .map(|r| cell(r).into_owned())
+                .unwrap_or_default(),
         ])?;
     }
     done(cw)
+}
+
+/// The service an attempt's connection carried, when payload was seen.
+pub(crate) fn service(at: &crate::event::Attempt) -> Option<&'static str> {
+    let c = at.conn.as_ref()?.content.as_ref()?;
+    c.service.map(|s| s.name())
 }
 
 /// CSV for spreadsheets.

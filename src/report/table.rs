@@ -218,6 +218,11 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     if procs {
         header.extend(["HOST", "IMAGE", "USER", "PARENT", "JOIN"]);
     }
+    // Content columns only when some connection was seen as packets.
+    let conns = a.attempts.iter().any(|at| at.conn.is_some());
+    if conns {
+        header.extend(["STATE", "SERVICE", "MISMATCH"]);
+    }
     let rows: Vec<Vec<String>> = a
         .attempts
         .iter()
@@ -252,6 +257,18 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                     c(p.and_then(|p| p.user.as_ref())),
                     c(p.and_then(|p| p.parent_image.as_ref())),
                     p.and_then(|p| p.rule).unwrap_or("-").to_string(),
+                ]);
+            }
+            if conns {
+                row.extend([
+                    at.conn.as_ref().map_or("-", |c| c.state).to_string(),
+                    super::csv::service(at).unwrap_or("-").to_string(),
+                    match v.port_mismatch {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "-",
+                    }
+                    .to_string(),
                 ]);
             }
             row
