@@ -299,6 +299,7 @@ pub fn read_records(
                 let end = starts.get(i + 1).copied().unwrap_or(len);
                 let mut sink = PacketSink::new(data, input, flow_ports, progress);
                 sink.reported = starts[i] as u64;
+                sink.out.conns = ConnTable::for_bytes(end - starts[i]);
                 let stop = walker.walk(starts[i], end, false, &mut sink)?;
                 (stop == end).then(|| sink.finish(end as u64))
             })
@@ -337,6 +338,7 @@ pub fn read_records(
     }
     let mut sink = PacketSink::new(data, input, flow_ports, progress);
     sink.reported = first as u64;
+    sink.out.conns = ConnTable::for_bytes(len - first);
     walker.walk(first, len, true, &mut sink);
     let (mut out, _) = sink.finish(len as u64);
     out.conns = std::mem::take(&mut out.conns).settled();
