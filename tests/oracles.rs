@@ -458,16 +458,22 @@ fn zeek_dir(name: &str) -> Option<PathBuf> {
     Some(d)
 }
 
-/// Every Zeek folder with a conn.log baseline, checked the same way.
-#[test]
-fn zeek_conn_logs_agree() {
-    let Some(root) = oracles() else { return };
+/// The Zeek btest folders that have a conn.log baseline, sorted.
+fn zeek_baselines(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("zeek"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("expected.conn.log").is_file())
         .collect();
     dirs.sort();
+    dirs
+}
+
+/// Every Zeek folder with a conn.log baseline, checked the same way.
+#[test]
+fn zeek_conn_logs_agree() {
+    let Some(root) = oracles() else { return };
+    let dirs = zeek_baselines(&root);
     assert!(!dirs.is_empty(), "no Zeek conn.log baselines found");
     let mut problems = Vec::new();
     let mut syn_rows = 0;
@@ -1096,12 +1102,7 @@ fn every_capture_reads_without_error_or_crash() {
 #[test]
 fn connection_accounting_agrees_with_zeek() {
     let Some(root) = oracles() else { return };
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("zeek"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("expected.conn.log").is_file())
-        .collect();
-    dirs.sort();
+    let dirs = zeek_baselines(&root);
     let fields = [
         "conn_state",
         "orig_pkts",
