@@ -207,3 +207,74 @@ fn services_fingerprints_and_mismatches_agree_with_ndpi() {
         "flagged {flagged:?}"
     );
 }
+
+/// C2 on ports no list names, found from what the connections carried
+/// (none of these was a finding from ports alone): the RAT's plain-text
+/// protocol on 4433 (a lab capture, so private destinations are included),
+/// TrickBot's HTTP on 7080, and IRC on a web port.
+#[test]
+fn c2_on_unlisted_ports_is_found_by_content() {
+    let Some(data) = common::shared_data() else {
+        eprintln!("SKIPPED: no shared data (real C2 captures)");
+        return;
+    };
+    let dir = data.join("c2-malware");
+    for (file, host, remote, port, why) in [
+        (
+            "chrissanders-packets/ratinfected.pcapng",
+            "172.16.0.114",
+            "172.16.0.111",
+            4433,
+            "an unidentified protocol on port 4433",
+        ),
+        (
+            "ndpi-tests/trickbot.pcap",
+            "10.12.29.101",
+            "82.118.225.196",
+            7080,
+            "http on port 7080",
+        ),
+        (
+            "malcolm-pcap/IRC.pcap",
+            "10.180.156.249",
+            "38.229.70.20",
+            8000,
+            "irc on port 8000",
+        ),
+    ] {
+        let p = dir.join(file);
+        let (recs, _) = common::jsonl(&[
+            "scan",
+            "-q",
+            "-f",
+            "jsonl",
+            "--include-private",
+            p.to_str().unwrap(),
+        ]);
+        let findings = common::of_type(&recs, "finding");
+        let f = findings
+            .iter()
+            .find(|f| {
+                f["host"] == host && f["ports"].as_array().unwrap().iter().any(|x| *x == port)
+            })
+            .unwrap_or_else(|| panic!("{file}: no finding for {host} on {port}: {findings:?}"));
+        assert!(
+            f["remote_ips"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| *r == remote),
+            "{file}: {f}"
+        );
+        let reasons: Vec<&str> = f["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.starts_with(why)),
+            "{file}: {reasons:?}"
+        );
+    }
+}
