@@ -71,6 +71,7 @@ fn flows(c: &mut Criterion) {
             name: "flows.pcap".into(),
             path: Some(file.path().to_path_buf()),
             from_dir: false,
+            member: None,
         }];
         g.bench_function(format!("scan/{name}"), |b| {
             b.iter(|| {

@@ -37,6 +37,7 @@ fn input() -> Input {
         name: "bench.pcap".into(),
         path: None,
         from_dir: false,
+        member: None,
     }
 }
 

@@ -727,3 +727,47 @@ fn cut_gzip_keeps_what_decompressed() {
     );
     assert_eq!(r["skipped"]["truncated_record"], 1);
 }
+
+/// A zip archive's files are inputs of their own; a broken archive is an
+/// error that names it, and the other inputs are still read.
+#[test]
+fn zip_archives_are_opened_and_broken_ones_named() {
+    use std::io::Write as _;
+    let dir = tmp();
+    let good = dir.path().join("evidence.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&good).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut pcap = Vec::new();
+    {
+        let mut w = CaptureWriter::new(
+            &mut pcap,
+            CaptureFormat::Pcap {
+                big_endian: false,
+                nanos: false,
+            },
+            linktype::ETHERNET,
+        )
+        .unwrap();
+        for (ts, ip) in traffic() {
+            w.packet(ts, &synth::ethernet_ip(&ip)).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    z.start_file("captures/one.pcap", opts).unwrap();
+    z.write_all(&pcap).unwrap();
+    z.add_directory("empty/", opts).unwrap();
+    z.finish().unwrap();
+    let broken = dir.path().join("broken.zip");
+    std::fs::write(&broken, b"PK\x03\x04 not really a zip archive").unwrap();
+    let (recs, stderr, code) = run(&[&good, &broken]);
+    assert_eq!(code, 2, "{stderr}");
+    let attempts = common::of_type(&recs, "attempt");
+    assert_eq!(attempts.len(), 4, "{stderr}");
+    assert!(
+        attempts[0]["input"].as_str().unwrap().ends_with("evidence.zip!captures/one.pcap"),
+        "{:?}",
+        attempts[0]
+    );
+    assert!(stderr.contains("broken.zip: zip archive:"), "{stderr}");
+}

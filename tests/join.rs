@@ -431,3 +431,64 @@ fn a_cut_gzip_sysmon_log_is_read_as_far_as_it_goes_and_said() {
     let n = common::of_type(&recs, "attempt").len();
     assert!(n > 20 && n < 200, "{n} of 200 events before the cut");
 }
+
+/// The OTRF pairs as they are published, zipped: every file in the two
+/// archives is an input (named `ARCHIVE!FILE`), and the attempts and
+/// their processes are those of the unzipped files.
+#[test]
+fn zipped_datasets_read_as_their_files() {
+    let Some(data) = common::shared_data() else {
+        eprintln!("SKIPPED: no shared data (OTRF zips)");
+        return;
+    };
+    let key = |recs: &[Value]| -> Vec<String> {
+        common::of_type(recs, "attempt")
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {}:{} {}:{} {} {}",
+                    a["ts"], a["src"], a["sport"], a["dst"], a["dport"], a["image"], a["user"]
+                )
+            })
+            .collect()
+    };
+    for pair in ["covenant_psremoting_command", "empire_psremoting_stager"] {
+        let dir = data.join("sysmon/otrf-atomic-pairs").join(pair);
+        let zips = [
+            dir.join(format!("network_{pair}.zip")),
+            dir.join(format!("host_{pair}.zip")),
+        ];
+        let tmp = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for z in &zips {
+            files.extend(common::unzip(z, tmp.path()));
+        }
+        let run = |inputs: &[std::path::PathBuf]| {
+            let mut args = vec![
+                "conns".to_string(),
+                "-q".into(),
+                "-f".into(),
+                "jsonl".into(),
+            ];
+            args.push("--include-private".into());
+            args.extend(inputs.iter().map(|p| p.display().to_string()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::jsonl(&args).0
+        };
+        let (zipped, unzipped) = (run(&zips), run(&files));
+        let got = key(&zipped);
+        assert!(
+            got.iter().filter(|k| !k.ends_with("null null")).count() > 3,
+            "{pair}: {got:?}"
+        );
+        assert_eq!(got, key(&unzipped), "{pair}");
+        let inputs = &common::of_type(&zipped, "summary")[0]["per_input"];
+        let names: Vec<&str> = inputs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["input"].as_str().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| n.contains(".zip!")), "{names:?}");
+    }
+}

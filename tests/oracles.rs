@@ -1122,6 +1122,7 @@ fn connection_accounting_agrees_with_zeek() {
             name: name.clone(),
             path: Some(cap.clone()),
             from_dir: false,
+            member: None,
         })
         .unwrap();
         let out = portent::source::capture::read_capture(&name, &data, 0, &|_| {}).unwrap();

@@ -47,7 +47,17 @@ pub struct Input {
     /// Found by walking a directory (non-captures there are skipped quietly,
     /// while a file named explicitly must be a capture).
     pub from_dir: bool,
+    /// A file inside the zip archive at `path`: its name in the archive.
+    pub member: Option<String>,
 }
+
+/// Files taken from one zip archive: public datasets ship logs and
+/// captures zipped, and an archive with more files than this is not
+/// evidence but a bomb.
+pub const MAX_ZIP_MEMBERS: usize = 10_000;
+
+/// A zip archive's local-file-header magic.
+const ZIP_MAGIC: [u8; 4] = *b"PK\x03\x04";
 
 /// A whole input's bytes: mapped from disk, or owned after decompression.
 pub enum Data {
@@ -117,6 +127,8 @@ pub enum SourceError {
         "{name}: offset 0: not an input portent reads (first bytes {magic}); it reads {KINDS}"
     )]
     Unrecognized { name: String, magic: String },
+    #[error("{name}: zip archive: {what}")]
+    Archive { name: String, what: String },
     #[error("{name}: offset {offset}: {what}")]
     BadHeader {
         name: String,
@@ -136,6 +148,7 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<(String, SourceError)>) {
                 name: "-".into(),
                 path: None,
                 from_dir: false,
+                member: None,
             });
             continue;
         }
@@ -145,17 +158,26 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<(String, SourceError)>) {
                 let mut found = Vec::new();
                 walk_dir(p, 0, &mut found, &mut errors);
                 found.sort();
-                inputs.extend(found.into_iter().map(|path| Input {
-                    name: path.display().to_string(),
-                    path: Some(path),
-                    from_dir: true,
-                }));
+                for path in found {
+                    let input = Input {
+                        name: path.display().to_string(),
+                        path: Some(path),
+                        from_dir: true,
+                        member: None,
+                    };
+                    push_or_unzip(input, &mut inputs, &mut errors);
+                }
             }
-            Ok(_) => inputs.push(Input {
-                name: a.clone(),
-                path: Some(p.to_path_buf()),
-                from_dir: false,
-            }),
+            Ok(_) => push_or_unzip(
+                Input {
+                    name: a.clone(),
+                    path: Some(p.to_path_buf()),
+                    from_dir: false,
+                    member: None,
+                },
+                &mut inputs,
+                &mut errors,
+            ),
             Err(source) => errors.push((
                 a.clone(),
                 SourceError::Open {
@@ -166,6 +188,56 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<(String, SourceError)>) {
         }
     }
     (inputs, errors)
+}
+
+/// Adds `input`, or when it is a zip archive, each file in it (in the
+/// archive's order) as an input named `ARCHIVE!MEMBER`.
+fn push_or_unzip(input: Input, inputs: &mut Vec<Input>, errors: &mut Vec<(String, SourceError)>) {
+    let Some(path) = input.path.as_deref() else {
+        inputs.push(input);
+        return;
+    };
+    let mut magic = [0u8; 4];
+    let is_zip = File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == ZIP_MAGIC;
+    if !is_zip {
+        inputs.push(input);
+        return;
+    }
+    let bad = |what: String| SourceError::Archive {
+        name: input.name.clone(),
+        what,
+    };
+    let archive = File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| zip::ZipArchive::new(f).map_err(|e| e.to_string()));
+    let archive = match archive {
+        Ok(a) => a,
+        Err(e) => {
+            errors.push((input.name.clone(), bad(e)));
+            return;
+        }
+    };
+    if archive.len() > MAX_ZIP_MEMBERS {
+        errors.push((
+            input.name.clone(),
+            bad(format!(
+                "{} files, more than {MAX_ZIP_MEMBERS}",
+                archive.len()
+            )),
+        ));
+        return;
+    }
+    for name in archive.file_names().filter(|n| !n.ends_with('/')) {
+        inputs.push(Input {
+            name: format!("{}!{name}", input.name),
+            path: input.path.clone(),
+            from_dir: input.from_dir,
+            member: Some(name.to_string()),
+        });
+    }
 }
 
 fn walk_dir(
@@ -213,6 +285,28 @@ pub fn load(input: &Input) -> Result<Data, SourceError> {
                     name: name(),
                     source,
                 })?;
+            if v.len() as u64 > MAX_IN_MEMORY_INPUT {
+                return Err(SourceError::TooLarge {
+                    name: name(),
+                    limit: MAX_IN_MEMORY_INPUT,
+                });
+            }
+            Data::Owned(v)
+        }
+        Some(p) if input.member.is_some() => {
+            let member = input.member.as_deref().unwrap_or_default();
+            let bad = |what: String| SourceError::Archive { name: name(), what };
+            let f = File::open(p).map_err(|source| SourceError::Open {
+                name: name(),
+                source,
+            })?;
+            let mut archive = zip::ZipArchive::new(f).map_err(|e| bad(e.to_string()))?;
+            let entry = archive.by_name(member).map_err(|e| bad(e.to_string()))?;
+            let mut v = Vec::new();
+            entry
+                .take(MAX_IN_MEMORY_INPUT + 1)
+                .read_to_end(&mut v)
+                .map_err(|e| bad(e.to_string()))?;
             if v.len() as u64 > MAX_IN_MEMORY_INPUT {
                 return Err(SourceError::TooLarge {
                     name: name(),
