@@ -4,22 +4,23 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The real data beside the project: `$PORTENT_SHARED_DATA`, else
-/// `../shared/data`. `None` (with a note on stderr) when absent, so the suite
-/// passes on a fresh clone without it; CI has it.
+/// The real data beside the project: `$PORTENT_SHARED_DATA` when set (and
+/// then only it, as the benches, `fuzz/seeds.py` and the fixture scripts
+/// take it: `PORTENT_SHARED_DATA=/nonexistent` runs the suite as a fresh
+/// clone without the data would), else `../shared/data`. `None` (with a
+/// note on stderr) when absent, so the suite passes on a fresh clone
+/// without it; CI has it.
 pub fn shared_data() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("PORTENT_SHARED_DATA").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.join("SOURCES.md").is_file() {
-            return Some(c);
-        }
+    let dir = std::env::var_os("PORTENT_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    if dir.join("SOURCES.md").is_file() {
+        return Some(dir);
     }
     eprintln!(
-        "note: shared data not found (set PORTENT_SHARED_DATA or place it at ../shared/data); \
-         skipping the tests that need it"
+        "note: shared data not found at {} (set PORTENT_SHARED_DATA or place it at \
+         ../shared/data); skipping the tests that need it",
+        dir.display()
     );
     None
 }
