@@ -765,7 +765,10 @@ fn zip_archives_are_opened_and_broken_ones_named() {
     let attempts = common::of_type(&recs, "attempt");
     assert_eq!(attempts.len(), 4, "{stderr}");
     assert!(
-        attempts[0]["input"].as_str().unwrap().ends_with("evidence.zip!captures/one.pcap"),
+        attempts[0]["input"]
+            .as_str()
+            .unwrap()
+            .ends_with("evidence.zip!captures/one.pcap"),
         "{:?}",
         attempts[0]
     );

@@ -348,6 +348,7 @@ fn capture_flows(
         name: pcap.display().to_string(),
         path: Some(pcap.clone()),
         from_dir: false,
+        member: None,
     };
     let data = portent::source::load(&input).unwrap_or_else(|e| panic!("{name}: {e}"));
     let out = portent::source::capture::read_capture(name, &data, 0, &|_| {})

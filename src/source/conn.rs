@@ -159,13 +159,25 @@ impl Side {
         }
         if let Some(at) = at {
             let useful = rel < PAYLOAD_BYTES as i64 && rel + i64::from(seg.payload_len) > 0;
-            if useful && usize::from(self.nsegs) < MAX_SEGS && !seg.payload.is_empty() {
-                self.segs[usize::from(self.nsegs)] = SegRef {
+            if useful && !seg.payload.is_empty() {
+                let new = SegRef {
                     at,
                     seq: seg.seq,
                     len: seg.payload.len() as u32,
                 };
-                self.nsegs += 1;
+                // A resend from the same byte takes no second slot: a
+                // longer one replaces the shorter (keep-alives and stray
+                // bytes would otherwise fill the slots before the data).
+                let kept = &mut self.segs[..usize::from(self.nsegs)];
+                match kept.iter_mut().find(|s| s.seq == new.seq) {
+                    Some(s) if s.len < new.len => *s = new,
+                    Some(_) => {}
+                    None if usize::from(self.nsegs) < MAX_SEGS => {
+                        self.segs[usize::from(self.nsegs)] = new;
+                        self.nsegs += 1;
+                    }
+                    None => {}
+                }
             }
         }
     }
