@@ -680,3 +680,44 @@ fn sysmon_checks(data: &[u8]) {
     }
     check_warnings(&log.warnings);
 }
+
+/// `service`: the first byte says where the input splits into what the
+/// client sent and what the server sent; both go to `service::identify`,
+/// as the connection tracker hands them over. Checks: no service without
+/// payload, every kept string within its bound, and the same answer twice.
+pub fn service(data: &[u8]) {
+    use portent::service::{identify, MAX_FIELD};
+    let Some((&cut, rest)) = data.split_first() else {
+        return;
+    };
+    let at = rest.len() * usize::from(cut) / 255;
+    let (client, server) = rest.split_at(at.min(rest.len()));
+    let id = identify(client, server);
+    if client.is_empty() && server.is_empty() {
+        assert!(id.service.is_none(), "a service from no payload: {id:?}");
+    }
+    // Strings are cut at MAX_FIELD bytes (certificate names at twice that).
+    let short = |s: &Option<String>, max: usize| {
+        if let Some(s) = s {
+            assert!(s.len() <= max + 4, "{} bytes kept: {s:?}", s.len());
+        }
+    };
+    if let Some(t) = &id.tls {
+        short(&t.sni, MAX_FIELD);
+        short(&t.version, MAX_FIELD);
+        for a in &t.alpn {
+            assert!(a.len() <= MAX_FIELD + 4, "ALPN of {} bytes", a.len());
+        }
+    }
+    if let Some(h) = &id.http {
+        short(&h.host, MAX_FIELD);
+        short(&h.uri, MAX_FIELD);
+        short(&h.user_agent, MAX_FIELD);
+        short(&h.method, MAX_FIELD);
+    }
+    if let Some(s) = &id.ssh {
+        short(&s.client, MAX_FIELD);
+        short(&s.server, MAX_FIELD);
+    }
+    assert_eq!(identify(client, server), id, "a second look differs");
+}

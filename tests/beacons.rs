@@ -271,3 +271,22 @@ fn many_series_give_the_same_beacons_on_one_thread_and_on_four() {
     want.sort_unstable();
     assert_eq!(srcs, want, "{one:#?}");
 }
+
+/// A beacon whose connections carry a service the port is not registered
+/// for says so, and its finding is High: the Linux sample's TLS on 8088.
+#[test]
+fn a_mismatch_beacon_says_so() {
+    let l = scan(&[samples().join("linux-8088.pcap.gz").to_str().unwrap()]);
+    let b = common::of_type(&l, "beacon");
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0]["port_mismatch"], true, "{}", b[0]);
+    let nine = scan(&[samples().join("beacon-9001.pcapng").to_str().unwrap()]);
+    let b = common::of_type(&nine, "beacon");
+    // HTTP on 9001 is no service's port either.
+    assert_eq!(b[0]["port_mismatch"], true, "{}", b[0]);
+    for f in common::of_type(&l, "finding") {
+        if f["beacon"] == true {
+            assert_eq!(f["severity"], "High");
+        }
+    }
+}

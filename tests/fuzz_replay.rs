@@ -151,6 +151,11 @@ fn evtx() {
     replay("evtx", targets::evtx);
 }
 
+#[test]
+fn service() {
+    replay("service", targets::service);
+}
+
 /// Every target in fuzz/Cargo.toml has a replay above.
 #[test]
 fn every_fuzz_target_is_replayed() {
@@ -166,6 +171,7 @@ fn every_fuzz_target_is_replayed() {
         "sysmon_xml",
         "sysmon_json",
         "evtx",
+        "service",
     ];
     let mut bins: Vec<&str> = manifest
         .lines()

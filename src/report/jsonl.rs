@@ -125,6 +125,9 @@ struct BeaconRec {
     dport: u16,
     across_destinations: bool,
     known_c2_port: bool,
+    /// Some attempt of the series carried a service its port is not
+    /// registered for (which also makes its findings High).
+    port_mismatch: bool,
     period_s: f64,
     jitter: f64,
     missed: f64,
@@ -307,6 +310,10 @@ pub fn beacon(w: &mut dyn Write, a: &Analysis, b: &Beacon) -> io::Result<()> {
             dport: b.dport,
             across_destinations: b.across_destinations,
             known_c2_port: a.known_c2_beacon(b),
+            port_mismatch: b
+                .attempts
+                .iter()
+                .any(|&i| a.verdicts[i].port_mismatch == Some(true)),
             period_s: round(b.fit.period_s, 3),
             jitter: round(b.fit.jitter, 3),
             missed: round(b.fit.missed, 3),
