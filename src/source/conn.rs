@@ -56,6 +56,15 @@ pub const CONN_BYTES: usize = std::mem::size_of::<Conn>() + std::mem::size_of::<
 // The figure the docs give for one connection (552 on x86_64).
 const _: () = assert!(CONN_BYTES <= 560);
 
+/// Where sequence number `seq` lies relative to `base`, taken as the
+/// nearest to `near` (a position already reached, relative to `base`):
+/// differences of 32-bit sequence numbers are read within 2 GiB of a
+/// known point, so a long stream is followed however far it goes.
+fn unwrap_seq(base: u32, near: i64, seq: u32) -> i64 {
+    let at_near = base.wrapping_add(near as u32);
+    near + i64::from(seq.wrapping_sub(at_near) as i32)
+}
+
 /// The endpoints, lower one first, so both directions find one entry.
 type Key = (IpAddr, u16, IpAddr, u16);
 
@@ -144,7 +153,9 @@ impl Side {
             self.acked = true;
         }
         let base = *self.base.get_or_insert(seg.seq);
-        let rel = i64::from(seg.seq.wrapping_sub(base) as i32);
+        // Unwrapped against the furthest point reached so far, so a stream
+        // past 2 GiB (or 4) keeps counting.
+        let rel = unwrap_seq(base, self.end.unwrap_or(0), seg.seq);
         // Every segment says how far the stream got, data or not (an ACK
         // after bytes the capture missed still advances it); a RST's
         // sequence number need not.
@@ -161,25 +172,28 @@ impl Side {
         if let Some(at) = at {
             let useful = rel < PAYLOAD_BYTES as i64 && rel + i64::from(seg.payload_len) > 0;
             if useful && !seg.payload.is_empty() {
-                let new = SegRef {
+                self.keep(SegRef {
                     at,
                     seq: seg.seq,
                     len: seg.payload.len() as u32,
-                };
-                // A resend from the same byte takes no second slot: a
-                // longer one replaces the shorter (keep-alives and stray
-                // bytes would otherwise fill the slots before the data).
-                let kept = &mut self.segs[..usize::from(self.nsegs)];
-                match kept.iter_mut().find(|s| s.seq == new.seq) {
-                    Some(s) if s.len < new.len => *s = new,
-                    Some(_) => {}
-                    None if usize::from(self.nsegs) < MAX_SEGS => {
-                        self.segs[usize::from(self.nsegs)] = new;
-                        self.nsegs += 1;
-                    }
-                    None => {}
-                }
+                });
             }
+        }
+    }
+
+    /// Keeps a payload segment's reference: a resend from the same byte
+    /// takes no second slot, a longer one replaces the shorter (keep-alives
+    /// and stray bytes would otherwise fill the slots before the data).
+    fn keep(&mut self, new: SegRef) {
+        let kept = &mut self.segs[..usize::from(self.nsegs)];
+        match kept.iter_mut().find(|s| s.seq == new.seq) {
+            Some(s) if s.len < new.len => *s = new,
+            Some(_) => {}
+            None if usize::from(self.nsegs) < MAX_SEGS => {
+                self.segs[usize::from(self.nsegs)] = new;
+                self.nsegs += 1;
+            }
+            None => {}
         }
     }
 
@@ -199,7 +213,7 @@ impl Side {
                 self.fin_at = o.fin_at;
             }
             (Some(b), Some(ob)) => {
-                let shift = i64::from(ob.wrapping_sub(b) as i32);
+                let shift = unwrap_seq(b, self.end.unwrap_or(0), ob);
                 if let Some(e) = o.end {
                     self.end = Some(self.end.map_or(shift + e, |s| s.max(shift + e)));
                 }
@@ -217,10 +231,7 @@ impl Side {
             })
         };
         for s in o.segs[..usize::from(o.nsegs)].iter().filter(|s| useful(s)) {
-            if usize::from(self.nsegs) < MAX_SEGS {
-                self.segs[usize::from(self.nsegs)] = *s;
-                self.nsegs += 1;
-            }
+            self.keep(*s);
         }
     }
 }
@@ -445,8 +456,9 @@ impl Conn {
     /// A direction's first payload bytes, reassembled in sequence order from
     /// `input` (the bytes the references point into), up to
     /// [`PAYLOAD_BYTES`]: overlapping and retransmitted bytes are taken
-    /// once (the first segment to cover a byte gives it, the longest first
-    /// of those that start together), and a gap ends what is known.
+    /// once (segments are taken in sequence order, the longest first of
+    /// those that start together, and each gives only the bytes no earlier
+    /// one gave), and a gap ends what is known.
     pub fn payload(side: &Side, input: &[u8], out: &mut Vec<u8>) {
         out.clear();
         let Some(base) = side.base else { return };
@@ -519,8 +531,10 @@ impl EndState {
 
 /// Tells the service of every connection of one input from its first
 /// payload bytes each way, read from `input` (the bytes the connections'
-/// references point into), in parallel across connections. Connections
-/// told already (from an earlier input) keep what they were told.
+/// references point into), in parallel across connections. Each input is
+/// told before inputs are merged: a connection's references then point
+/// into its own input, and what it was told stays with it through the
+/// merge (the references are not read again).
 pub fn identify(table: &mut ConnTable, input: &[u8]) {
     use rayon::prelude::*;
     table
@@ -628,6 +642,9 @@ impl ConnTable {
             Some(&i) if !self.conns[i as usize].may_end_before(ts, syn) => i as usize,
             _ => {
                 if self.conns.len() >= MAX_CONNS {
+                    // Its later segments must not join the connection the
+                    // endpoints had before.
+                    self.index.remove(&fast);
                     self.stats.untracked_segments += 1;
                     return;
                 }
@@ -672,6 +689,7 @@ impl ConnTable {
                 Some(i) => self.conns[i].absorb(c),
                 None => {
                     if self.conns.len() >= MAX_CONNS {
+                        self.index.remove(&fast_key(&c.key));
                         self.stats.untracked_segments += c.ab.pkts + c.ba.pkts;
                         continue;
                     }
@@ -864,5 +882,69 @@ mod tests {
         let mut out = Vec::new();
         Conn::payload(conns[0].sides().0, input, &mut out);
         assert_eq!(out, b"hello world");
+    }
+
+    fn big(seq: u32, flags: u8, len: u32) -> TcpSeg<'static> {
+        TcpSeg {
+            ip_len: 40 + len,
+            payload_len: len,
+            ..seg(C, 50000, S, 4041, seq, flags, b"")
+        }
+    }
+
+    #[test]
+    fn a_stream_past_4_gib_is_counted_whole() {
+        let mut t = ConnTable::default();
+        let isn = 1000u32;
+        t.segment(Ts(0), &seg(C, 50000, S, 4041, isn, TCP_SYN, b""), None);
+        t.segment(
+            Ts(1),
+            &seg(S, 4041, C, 50000, 5, TCP_SYN | TCP_ACK, b""),
+            None,
+        );
+        let (step, total) = (1u32 << 20, 5u64 << 30);
+        let mut sent = 0u64;
+        while sent < total {
+            let s = isn.wrapping_add(1).wrapping_add(sent as u32);
+            t.segment(Ts(2), &big(s, TCP_ACK, step), None);
+            sent += u64::from(step);
+        }
+        let fin = isn.wrapping_add(1).wrapping_add(sent as u32);
+        t.segment(Ts(3), &big(fin, TCP_ACK | TCP_FIN, 0), None);
+        let (conns, _) = t.settled().finish();
+        assert_eq!(conns[0].sides().0.bytes(), total);
+        assert_eq!(conns[0].state(), "S2");
+    }
+
+    #[test]
+    fn resends_across_a_chunk_boundary_take_one_slot_as_in_one_walk() {
+        let segs = [
+            seg(C, 50000, S, 4041, 100, TCP_SYN, b""),
+            seg(S, 4041, C, 50000, 900, TCP_SYN | TCP_ACK, b""),
+            seg(C, 50000, S, 4041, 101, TCP_ACK | 0x08, b"x"),
+            seg(C, 50000, S, 4041, 101, TCP_ACK | 0x08, b"xyz"),
+        ];
+        let walk = |segs: &[TcpSeg<'static>], from: i64| {
+            let mut t = ConnTable::default();
+            for (i, s) in segs.iter().enumerate() {
+                t.segment(Ts(from + i as i64), s, Some(i as u64));
+            }
+            t
+        };
+        let whole = walk(&segs, 0).settled().finish();
+        assert_eq!(whole.0[0].sides().0.nsegs, 1);
+        for cut in 0..=segs.len() {
+            let mut t = ConnTable::default();
+            t.merge(walk(&segs[..cut], 0));
+            let mut rest = walk(&segs[cut..], cut as i64);
+            // References are offsets in the input: the same in both reads.
+            for c in &mut rest.conns {
+                for s in c.ab.segs.iter_mut().chain(c.ba.segs.iter_mut()) {
+                    s.at += cut as u64;
+                }
+            }
+            t.merge(rest);
+            assert_eq!(t.finish(), whole, "cut at {cut}");
+        }
     }
 }
