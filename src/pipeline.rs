@@ -182,7 +182,8 @@ fn read_one(
 fn read_loaded(report: &mut InputReport, loaded: Loaded) -> Read {
     match loaded {
         Loaded::Capture { data, mut out } => {
-            conn::identify(&mut out.conns, &data);
+            let unreadable = conn::identify(&mut out.conns, &data);
+            report.add_warnings(unreadable);
             let exports = if out.exports.is_empty() {
                 Exports::None
             } else {

@@ -774,3 +774,55 @@ fn zip_archives_are_opened_and_broken_ones_named() {
     );
     assert!(stderr.contains("broken.zip: zip archive:"), "{stderr}");
 }
+
+/// A connection whose client opens a TLS record that is no readable
+/// handshake (an absurd length, then garbage) is counted and warned about
+/// with the offset of its bytes; the run goes on and the attempt is there.
+#[test]
+fn an_unreadable_tls_handshake_is_counted_and_named() {
+    let dir = tmp();
+    let path = dir.path().join("bad-tls.pcap");
+    let sa = |s: &str| s.parse().unwrap();
+    let (c, s) = (sa("10.0.0.5:50500"), sa("203.0.113.9:4041"));
+    let mut bad = vec![0x16, 0x03, 0x01, 0xff, 0xf0, 0x01, 0x00, 0xff, 0xff];
+    bad.extend(std::iter::repeat_n(0x41u8, 200));
+    let packets = [
+        synth::tcp_packet(c, s, 100, TCP_SYN),
+        synth::tcp_packet(s, c, 900, TCP_SYN | TCP_ACK),
+        synth::tcp_packet(c, s, 101, TCP_ACK),
+        synth::tcp_packet_with_payload(c, s, 101, TCP_ACK | 0x08, &bad),
+    ];
+    let mut w = CaptureWriter::new(
+        std::fs::File::create(&path).unwrap(),
+        CaptureFormat::Pcap {
+            big_endian: false,
+            nanos: false,
+        },
+        linktype::ETHERNET,
+    )
+    .unwrap();
+    for (i, p) in packets.iter().enumerate() {
+        w.packet(
+            Ts(T0 * 1_000_000_000 + i as i64 * 1_000_000),
+            &synth::ethernet_ip(p),
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let (recs, stderr, code) = run(&[&path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        summary(&recs)["connections"]["unreadable_tls"],
+        1,
+        "{stderr}"
+    );
+    let data = std::fs::read(&path).unwrap();
+    let at = data.windows(bad.len()).position(|w| w == bad).unwrap();
+    assert!(
+        stderr.contains(&format!("offset {at}: connection 10.0.0.5:50500 -> 203.0.113.9:4041: the client opens a TLS handshake")),
+        "{stderr}"
+    );
+    let a = common::of_type(&recs, "attempt");
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["service"], "unknown", "{}", a[0]);
+}

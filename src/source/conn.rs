@@ -25,6 +25,7 @@ use hashbrown::HashMap;
 use crate::decode::{TcpSeg, TCP_ACK, TCP_RST, TCP_SYN};
 use crate::event::{Attempt, ConnInfo, FiveTuple};
 use crate::service::{self, Identified};
+use crate::stats::{Warning, Warnings};
 use crate::time::Ts;
 
 /// FIN flag bit.
@@ -535,24 +536,66 @@ impl EndState {
 /// told before inputs are merged: a connection's references then point
 /// into its own input, and what it was told stays with it through the
 /// merge (the references are not read again).
-pub fn identify(table: &mut ConnTable, input: &[u8]) {
+pub fn identify(table: &mut ConnTable, input: &[u8]) -> Warnings {
     use rayon::prelude::*;
-    table
+    // Connections whose opening says TLS but whose handshake could not be
+    // read (cut, absurd lengths, garbage): where, and which way.
+    let unreadable: Vec<(u64, FiveTuple, &'static str)> = table
         .conns
         .par_iter_mut()
         .filter(|c| c.content.is_none() && (c.ab.nsegs > 0 || c.ba.nsegs > 0))
-        .for_each_init(
+        .map_init(
             || (Vec::new(), Vec::new()),
             |(client, server), c| {
                 let (o, r) = c.sides();
                 Conn::payload(o, input, client);
                 Conn::payload(r, input, server);
                 let id = service::identify(client, server);
+                let bad = if looks_like_tls(client) && id.tls.is_none() {
+                    Some((first_at(o), "client"))
+                } else if looks_like_tls(server) && id.tls.is_none() {
+                    Some((first_at(r), "server"))
+                } else {
+                    None
+                };
                 if id.service.is_some() {
                     c.content = Some(Box::new(id));
                 }
+                bad.map(|(at, side)| (at, c.tuple(), side))
             },
-        );
+        )
+        .flatten()
+        .collect();
+    let mut warnings = Warnings::default();
+    for (at, t, side) in unreadable {
+        table.stats.unreadable_tls += 1;
+        if warnings.wants("unreadable_tls") {
+            warnings.push(Warning {
+                reason: "unreadable_tls",
+                offset: at,
+                frame: None,
+                message: format!(
+                    "connection {}:{} -> {}:{}: the {side} opens a TLS handshake that could not be read (cut, or not TLS after all)",
+                    t.src, t.sport, t.dst, t.dport
+                ),
+            });
+        }
+    }
+    warnings
+}
+
+/// A TLS handshake record's header: content type 22, version 3.x.
+fn looks_like_tls(b: &[u8]) -> bool {
+    matches!(b, [0x16, 0x03, 0..=4, ..])
+}
+
+/// Where a side's first payload segment lies in the input.
+fn first_at(s: &Side) -> u64 {
+    let base = s.base.unwrap_or(0);
+    s.segs[..usize::from(s.nsegs)]
+        .iter()
+        .min_by_key(|r| r.seq.wrapping_sub(base) as i32)
+        .map_or(0, |r| r.at)
 }
 
 /// Gives each attempt seen as packets its connection: the one from the
@@ -589,6 +632,9 @@ pub struct ConnStats {
     pub tracked: u64,
     /// Segments of connections not tracked because [`MAX_CONNS`] were.
     pub untracked_segments: u64,
+    /// Connections whose first bytes open a TLS handshake that could not
+    /// be read (each also a warning, up to the per-reason bound).
+    pub unreadable_tls: u64,
 }
 
 /// The connections of one walk (a whole input, or one chunk of it).
@@ -674,9 +720,10 @@ impl ConnTable {
     /// connections it started where it could not be sure.
     pub fn merge(&mut self, next: ConnTable) {
         if self.conns.is_empty() {
-            let untracked = self.stats.untracked_segments;
+            let before = self.stats;
             *self = next.settled();
-            self.stats.untracked_segments += untracked;
+            self.stats.untracked_segments += before.untracked_segments;
+            self.stats.unreadable_tls += before.unreadable_tls;
             return;
         }
         for c in next.conns {
@@ -699,6 +746,7 @@ impl ConnTable {
             }
         }
         self.stats.untracked_segments += next.stats.untracked_segments;
+        self.stats.unreadable_tls += next.stats.unreadable_tls;
     }
 
     /// A walk's table with every connection it started decided, in place:

@@ -391,7 +391,7 @@ JSON lines as shippers and forwarders write them, syslog), each also gzip-compre
 pub enum Loaded {
     /// A packet capture: its handshake signals, and any flow-export
     /// datagrams in it (which refer to `data`).
-    Capture { data: Data, out: CaptureOutput },
+    Capture { data: Data, out: Box<CaptureOutput> },
     /// A Sysmon log (EVTX, event XML, JSON lines, syslog).
     Sysmon {
         format: SysmonFormat,
@@ -464,7 +464,10 @@ fn read_data(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Loaded, SourceError> {
     match capture::read_capture_with_ports(name, &data, idx, flow_ports, progress) {
-        Ok(out) => Ok(Loaded::Capture { data, out }),
+        Ok(out) => Ok(Loaded::Capture {
+            data,
+            out: Box::new(out),
+        }),
         Err(SourceError::NotACapture { magic, .. }) => {
             if let Some(format) = sysmon::sniff(&data) {
                 let log = sysmon::read(name, &data)?;
