@@ -671,16 +671,10 @@ impl ConnTable {
         let (s, d) = (addr_bits(seg.src), addr_bits(seg.dst));
         let a_sent = (s, seg.sport) <= (d, seg.dport);
         let v6 = u64::from(seg.src.is_ipv6()) << 32;
-        let (fast, key) = if a_sent {
-            (
-                (s, d, v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport)),
-                (seg.src, seg.sport, seg.dst, seg.dport),
-            )
+        let fast = if a_sent {
+            (s, d, v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport))
         } else {
-            (
-                (d, s, v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport)),
-                (seg.dst, seg.dport, seg.src, seg.sport),
-            )
+            (d, s, v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport))
         };
         let syn = (seg.flags & TCP_SYN != 0 && seg.flags & (TCP_ACK | TCP_RST) == 0)
             .then_some((a_sent, seg.seq));
@@ -694,6 +688,11 @@ impl ConnTable {
                     self.stats.untracked_segments += 1;
                     return;
                 }
+                let key = if a_sent {
+                    (seg.src, seg.sport, seg.dst, seg.dport)
+                } else {
+                    (seg.dst, seg.dport, seg.src, seg.sport)
+                };
                 self.conns.push(Conn::new(key, ts, a_sent, seg));
                 let i = self.conns.len() - 1;
                 self.index.insert(fast, i as u32);
