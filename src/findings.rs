@@ -169,6 +169,9 @@ pub struct Summary {
     pub scored: u64,
     /// Scored attempts with tier ≥ 1.
     pub reported_attempts: u64,
+    /// Attempts whose connection carried a service its port is not
+    /// registered for (scored or not).
+    pub port_mismatches: u64,
     /// Attempts not scored, by reason.
     pub suppressed: BTreeMap<String, u64>,
     /// Of those, the ones that would have reached tier ≥ 1.

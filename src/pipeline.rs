@@ -361,6 +361,7 @@ pub fn analyze_attempts(
         s.retransmits += u64::from(a.retransmits);
         s.answered += u64::from(a.answered);
         s.bad_checksum_attempts += u64::from(a.bad_checksum);
+        s.port_mismatches += u64::from(v.port_mismatch == Some(true));
         match &v.suppressed {
             None => {
                 s.scored += 1;

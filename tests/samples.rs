@@ -511,3 +511,20 @@ fn csv_and_table_show_service_and_mismatch() {
         "{table}"
     );
 }
+
+/// The summary's `port_mismatches` is the number of attempts whose
+/// `port_mismatch` is true, on every sample.
+#[test]
+fn the_summary_counts_the_port_mismatches() {
+    let mut total = 0;
+    for name in gen_samples::FILES {
+        let recs = conns(name);
+        let n = common::of_type(&recs, "attempt")
+            .iter()
+            .filter(|a| a["port_mismatch"] == true)
+            .count() as u64;
+        assert_eq!(summary(&recs)["port_mismatches"], n, "{name}");
+        total += n;
+    }
+    assert!(total > 10, "{total}");
+}

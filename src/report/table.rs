@@ -322,6 +322,13 @@ pub fn summary_text(a: &Analysis) -> String {
         "  scored: {} ({} at tier 1 or above)",
         s.scored, s.reported_attempts
     );
+    if let Some(c) = &s.connections {
+        let _ = writeln!(
+            t,
+            "  connections: {} tracked; {} attempt(s) whose service does not follow the port",
+            c.tracked, s.port_mismatches
+        );
+    }
     if !s.suppressed.is_empty() {
         let parts: Vec<String> = s
             .suppressed
