@@ -7,6 +7,14 @@
 //! and the server's JA3S fingerprints, and, before TLS 1.3 encrypts it, the
 //! server's certificate. JA3/JA3S follow Salesforce's definition, JA4 the
 //! FoxIO specification (JA4 only: its siblings are under another licence).
+//!
+//! Read by hand over a checked cursor rather than with rusticata's
+//! `tls-parser`: the fingerprints need every extension's type in wire
+//! order, unknown and GREASE ones included, from handshakes that are often
+//! cut at the tracker's bound or split across records, and only a few
+//! fields of each message; a cursor gives that without building the whole
+//! parsed message first. The certificate itself is parsed with
+//! `x509-parser`.
 
 use std::borrow::Cow;
 use std::fmt::Write;
