@@ -46,8 +46,6 @@ pub fn judge(policy: &Policy, a: &Attempt) -> Judged {
     let port = a.tuple.dport;
     let expected: Vec<Service> = policy.expected_on(port).collect();
     let names = |v: &[Service]| v.iter().map(|s| s.name()).collect::<Vec<_>>().join(" or ");
-    let detail = detail(id);
-    let indicator = indicator(policy, id);
     let mismatch = match service {
         // A system port no service is registered for belongs to a service
         // portent does not identify (LDAP, Kerberos, RPC ...): no verdict.
@@ -86,14 +84,18 @@ pub fn judge(policy: &Policy, a: &Attempt) -> Judged {
             ))
         }
     };
+    // A mismatch is exactly a weighed one: the port's verdict and the
+    // tier come from the same rules.
+    let port_mismatch = Some(mismatch.is_some());
     let (tier, mut reason) = match mismatch {
-        Some((tier, why)) => (tier, Some(why)),
+        // What made it stand out is worked out only for a mismatch.
+        Some((tier, why)) => match detail(id) {
+            Some(d) => (tier, Some(format!("{why} ({d})"))),
+            None => (tier, Some(why)),
+        },
         None => (0, None),
     };
-    if let Some(d) = detail.filter(|_| reason.is_some()) {
-        reason = reason.map(|r| format!("{r} ({d})"));
-    }
-    let tier = if let Some(ind) = indicator {
+    let tier = if let Some(ind) = indicator(policy, id) {
         reason = Some(match reason {
             Some(r) => format!("{r}; {ind}"),
             None => ind,
@@ -103,7 +105,7 @@ pub fn judge(policy: &Policy, a: &Attempt) -> Judged {
         tier
     };
     Judged {
-        port_mismatch: Some(mismatch_flag(service, port, policy)),
+        port_mismatch,
         tier,
         reason,
     }
@@ -112,14 +114,6 @@ pub fn judge(policy: &Policy, a: &Attempt) -> Judged {
 /// Ports below this are IANA's system ports: each belongs to a service, and
 /// most of those are ones portent does not identify.
 pub const SYSTEM_PORTS_END: u16 = 1024;
-
-/// Whether the service is a mismatch on the port (without the weighing).
-fn mismatch_flag(service: Service, port: u16, policy: &Policy) -> bool {
-    match service {
-        Service::Unknown => port >= SYSTEM_PORTS_END || policy.expected_on(port).next().is_some(),
-        s => !follows(policy, s, port),
-    }
-}
 
 /// Whether `service` on `port` is what the policy expects: registered for
 /// it, or web traffic (HTTP, TLS) on a port the policy calls standard that

@@ -156,7 +156,7 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             text(p.and_then(|p| p.process_guid.as_ref())),
             opt(p.and_then(|p| p.rule).map(str::to_string)),
             opt(at.conn.as_ref().map(|c| c.state.to_string())),
-            opt(service(at).map(str::to_string)),
+            opt(super::service(at).map(str::to_string)),
             opt(v.port_mismatch.map(|m| m.to_string())),
             v.reason
                 .as_deref()
@@ -165,12 +165,6 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         ])?;
     }
     done(cw)
-}
-
-/// The service an attempt's connection carried, when payload was seen.
-pub(crate) fn service(at: &crate::event::Attempt) -> Option<&'static str> {
-    let c = at.conn.as_ref()?.content.as_ref()?;
-    c.service.map(|s| s.name())
 }
 
 /// CSV for spreadsheets.

@@ -76,6 +76,12 @@ pub fn write(
     }
 }
 
+/// The service an attempt's connection carried, when payload was seen.
+pub(crate) fn service(at: &crate::event::Attempt) -> Option<&'static str> {
+    let c = at.conn.as_ref()?.content.as_ref()?;
+    c.service.map(|s| s.name())
+}
+
 /// Joins displayable items with `sep`.
 pub(crate) fn join<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, sep: &str) -> String {
     let mut s = String::new();

@@ -262,7 +262,7 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             if conns {
                 row.extend([
                     at.conn.as_ref().map_or("-", |c| c.state).to_string(),
-                    super::csv::service(at).unwrap_or("-").to_string(),
+                    super::service(at).unwrap_or("-").to_string(),
                     match v.port_mismatch {
                         Some(true) => "yes",
                         Some(false) => "no",
