@@ -155,6 +155,11 @@ pub struct ConnInfo {
     /// IP bytes, as the IP headers give them.
     pub orig_ip_bytes: u64,
     pub resp_ip_bytes: u64,
+    /// Payload bytes the sequence numbers say were sent and no packet
+    /// carried, both sides (Zeek's `missed_bytes`).
+    pub missed_bytes: u64,
+    /// Zeek's history letters (`ShADadFf`: the originator's upper case).
+    pub history: String,
     /// What its first bytes said it is, when payload was seen.
     pub content: Option<Box<Identified>>,
 }

@@ -56,6 +56,11 @@ struct Flow {
     /// `conn::PAYLOAD_BYTES`, from its first `conn::MAX_SEGS` segments).
     client_bytes: Vec<u8>,
     server_bytes: Vec<u8>,
+    /// What identification reads of them, as `portent scan` cuts them
+    /// (`Conn::openings`: up to the end of a TLS handshake or of HTTP
+    /// headers).
+    client_open: Vec<u8>,
+    server_open: Vec<u8>,
     /// The side's stream went on past what was reassembled (the bound, a
     /// gap, or segments past the ones kept).
     client_cut: bool,
@@ -86,7 +91,7 @@ impl Flow {
     }
 
     fn identify(&self) -> Identified {
-        identify(&self.client_bytes, &self.server_bytes)
+        identify(&self.client_open, &self.server_open)
     }
 }
 
@@ -386,6 +391,10 @@ fn capture_flows(
         let (mut client_bytes, mut server_bytes) = (Vec::new(), Vec::new());
         Conn::payload(o, &data, &mut client_bytes);
         Conn::payload(r, &data, &mut server_bytes);
+        // As `portent scan` reads them: cut where identification stops.
+        let mut bufs = (Vec::new(), Vec::new());
+        let (client_open, server_open) = c.openings(&data, &mut bufs);
+        let (client_open, server_open) = (client_open.to_vec(), server_open.to_vec());
         if client_bytes.is_empty() && server_bytes.is_empty() {
             continue;
         }
@@ -411,6 +420,8 @@ fn capture_flows(
             server_cut: (server_bytes.len() as u64) < r.bytes(),
             client_bytes,
             server_bytes,
+            client_open,
+            server_open,
             fields: results
                 .get(&key)
                 .map(|r| r.fields.clone())
@@ -1432,5 +1443,38 @@ fn real_upgrades_and_tunnels() {
     assert_eq!(
         socks.http.and_then(|h| h.host).as_deref(),
         Some("www.washington.edu")
+    );
+}
+
+#[test]
+fn real_openings_identify_as_the_whole() {
+    // `portent scan` stops reassembling where identification stops reading
+    // (after a TLS handshake, after HTTP headers): on every flow of the
+    // nDPI captures, what it names from the cut bytes is what it names from
+    // everything kept, and the cut is taken where it saves copying.
+    let Some(flows) = flows("real_openings_identify_as_the_whole") else {
+        return;
+    };
+    let (mut shorter, mut bytes_whole, mut bytes_open) = (0, 0, 0);
+    for f in flows {
+        let whole = identify(&f.client_bytes, &f.server_bytes);
+        assert_eq!(f.identify(), whole, "{}", f.show());
+        assert!(f.client_bytes.starts_with(&f.client_open), "{}", f.show());
+        assert!(f.server_bytes.starts_with(&f.server_open), "{}", f.show());
+        let (w, o) = (
+            f.client_bytes.len() + f.server_bytes.len(),
+            f.client_open.len() + f.server_open.len(),
+        );
+        shorter += usize::from(o < w);
+        bytes_whole += w;
+        bytes_open += o;
+    }
+    eprintln!(
+        "openings: {} flows, {shorter} read shorter; {bytes_open} of {bytes_whole} bytes read",
+        flows.len()
+    );
+    assert!(
+        shorter * 4 > flows.len(),
+        "the cut should apply to many flows"
     );
 }

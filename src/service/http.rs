@@ -127,6 +127,31 @@ fn headers<'a>(
     None
 }
 
+/// Where the headers of the HTTP message that opens `data` end, when that
+/// is all [`detect`] reads of it: a request other than CONNECT, or a
+/// response to one (`peer`: the request's side). After an accepted CONNECT
+/// the tunnel follows, so a CONNECT and its answer are read whole.
+pub(super) fn header_end(data: &[u8], peer: Option<&[u8]>) -> Option<usize> {
+    // A first look at a few bytes: this runs on every connection's
+    // stream, most of which are not HTTP.
+    let next = match peer {
+        None => {
+            let method = METHODS.iter().find(|m| data.starts_with(m))?;
+            if *method == b"CONNECT" || !matches!(data.get(method.len()), Some(b' ' | b'\t')) {
+                return None;
+            }
+            request_line(data)?.2
+        }
+        Some(request) => {
+            if !data.starts_with(b"HTTP/1.") || request.starts_with(b"CONNECT") {
+                return None;
+            }
+            status_line(data)?.1
+        }
+    };
+    headers(data, next, |_, _| {})
+}
+
 /// HTTP from either side, and what a CONNECT tunnel carries.
 pub(super) fn detect(client: &[u8], server: &[u8], nesting: Nesting) -> Option<Identified> {
     let request = request_line(client);

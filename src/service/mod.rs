@@ -170,6 +170,25 @@ pub fn identify(client: &[u8], server: &[u8]) -> Identified {
     detect(client, server, Nesting::Outer).unwrap_or_else(|| Identified::of(Service::Unknown))
 }
 
+/// How many of one direction's first bytes identification reads, when the
+/// bytes so far already tell (`None`: all of them, up to the connection's
+/// bound). `bytes` is the direction's stream from its start; `peer` the
+/// other direction's, when it is the responder's turn (`None` for the
+/// initiator's own).
+///
+/// The connection reader stops reassembling there, so bulk data after a
+/// handshake is never copied: a TLS stream is read up to its first record
+/// that is not a handshake (the detectors stop there too), an HTTP message
+/// up to the end of its headers (its body is never read, except after an
+/// accepted CONNECT, where the tunnel begins). Identification of the cut
+/// bytes is the same as of the whole (checked by the tests below).
+pub fn needed(bytes: &[u8], peer: Option<&[u8]>) -> Option<usize> {
+    if let Some(end) = tls::handshake_end(bytes) {
+        return Some(end);
+    }
+    http::header_end(bytes, peer)
+}
+
 /// Whether a detector may look inside an HTTP or SOCKS tunnel. One level
 /// only: the tunnel's own protocol is named in `upgraded_to`, and a tunnel in
 /// a tunnel has nothing more to tell that field.

@@ -92,6 +92,26 @@ pub(super) fn handshake_record(b: &[u8]) -> Option<usize> {
         .then_some(len)
 }
 
+/// Where the handshake records that open `b` end: at the first record of
+/// another type (or after [`MAX_RECORDS`]), what [`record_bodies`] reads and
+/// no further; `None` when `b` does not open with a handshake record or the
+/// end is not in `b` yet.
+pub(super) fn handshake_end(b: &[u8]) -> Option<usize> {
+    handshake_record(b)?;
+    let mut at = 0;
+    for _ in 0..MAX_RECORDS {
+        let rest = b.get(at..)?;
+        if rest.len() < 5 {
+            return None;
+        }
+        match handshake_record(rest) {
+            Some(len) => at += 5 + len,
+            None => return Some(at),
+        }
+    }
+    (at <= b.len()).then_some(at)
+}
+
 /// `b` opens with a handshake record whose first message is of type `msg`.
 fn opens_with(b: &[u8], msg: u8) -> bool {
     handshake_record(b).is_some() && b.get(5) == Some(&msg)

@@ -13,7 +13,7 @@
 //! in the input ([`SegRef`]), read once the walk is done
 //! ([`Conn::payload`]).
 //!
-//! What one connection costs while tracked: [`CONN_BYTES`], 552 bytes on
+//! What one connection costs while tracked: [`CONN_BYTES`], 584 bytes on
 //! x86_64 (its key, counts and up to [`MAX_SEGS`] payload references per
 //! direction, and its index entry), plus what its service's description
 //! holds once identified (about 430 bytes and its strings).
@@ -54,8 +54,8 @@ pub const IDLE: Ts = Ts(300 * Ts::NANOS_PER_SEC);
 /// test against the type's size).
 pub const CONN_BYTES: usize = std::mem::size_of::<Conn>() + std::mem::size_of::<(FastKey, u32)>();
 
-// The figure the docs give for one connection (552 on x86_64).
-const _: () = assert!(CONN_BYTES <= 560);
+// The figure the docs give for one connection (584 on x86_64).
+const _: () = assert!(CONN_BYTES <= 584);
 
 /// Where sequence number `seq` lies relative to `base`, taken as the
 /// nearest to `near` (a position already reached, relative to `base`):
@@ -122,11 +122,25 @@ pub struct Side {
     pub fin_at: Option<i64>,
     pub segs: [SegRef; MAX_SEGS],
     pub nsegs: u8,
+    /// Which of Zeek's history letters this side has shown ([`History`]).
+    hist: u8,
+    /// Payload bytes its packets carried, as their headers say (a resent
+    /// byte counts again): what `bytes` leaves over is what the capture
+    /// missed.
+    pub carried: u64,
 }
 
 impl Side {
     fn sent(&self) -> bool {
         self.pkts > 0
+    }
+
+    /// Payload bytes the sequence numbers say were sent but no packet of
+    /// the capture carried (Zeek's `missed_bytes`, one side). Resent bytes
+    /// count in `carried` again, so a stream with both resends and gaps
+    /// shows fewer missed bytes than it had.
+    pub fn missed(&self) -> u64 {
+        self.bytes().saturating_sub(self.carried)
     }
 
     /// Payload bytes by sequence numbers, as Zeek counts them.
@@ -140,6 +154,9 @@ impl Side {
         self.pkts += 1;
         self.ip_bytes += u64::from(seg.ip_len);
         self.flags |= seg.flags;
+        if seg.flags & (TCP_SYN | TCP_RST) == 0 {
+            self.carried += u64::from(seg.payload_len);
+        }
         if seg.flags & TCP_SYN != 0 {
             self.isn.get_or_insert(seg.seq);
             if seg.flags & TCP_ACK != 0 {
@@ -203,6 +220,7 @@ impl Side {
         self.pkts += o.pkts;
         self.ip_bytes += o.ip_bytes;
         self.flags |= o.flags;
+        self.carried += o.carried;
         self.acked |= o.acked;
         self.syn |= o.syn;
         self.synack |= o.synack;
@@ -261,6 +279,81 @@ pub struct Conn {
     /// What its first bytes say it is ([`identify`]); `None` until then,
     /// or when no payload was seen.
     pub content: Option<Box<Identified>>,
+    history: History,
+}
+
+/// Zeek's connection history: the first time each side showed each kind of
+/// packet, in order. Zeek's letters: `S` a SYN, `H` a SYN-ACK, `A` a pure
+/// ACK, `D` data, `F` a FIN, `R` a RST, `I` FIN and RST together, `Q` other
+/// flag combinations of SYN, FIN and RST; upper case for the originator.
+/// Zeek's rarer letters (bad checksums, gaps, retransmissions, zero windows,
+/// and SYNs, FINs or RSTs repeated at a new sequence number) are not kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct History {
+    /// Each letter in upper case, with [`History::B`] set when side `b`
+    /// showed it.
+    letters: [u8; 16],
+    len: u8,
+}
+
+impl History {
+    const B: u8 = 0x80;
+    const LETTERS: [u8; 8] = *b"SHADFRIQ";
+
+    /// The letter a segment with `flags` and `payload_len` shows, as the
+    /// index into [`History::LETTERS`] (Zeek's `update_history`).
+    #[inline]
+    fn letter(flags: u8, payload_len: u32) -> Option<u8> {
+        let (syn, fin, rst) = (
+            flags & TCP_SYN != 0,
+            flags & TCP_FIN != 0,
+            flags & TCP_RST != 0,
+        );
+        match u8::from(syn) + u8::from(fin) + u8::from(rst) {
+            0 if payload_len > 0 => Some(3),
+            0 if flags & TCP_ACK != 0 => Some(2),
+            0 => None,
+            1 if syn => Some(if flags & TCP_ACK != 0 { 1 } else { 0 }),
+            1 if fin => Some(4),
+            1 => Some(5),
+            _ if fin && rst => Some(6),
+            _ => Some(7),
+        }
+    }
+
+    /// Notes letter `i` from side `a` (or `b`) unless that side showed it
+    /// before (`seen`: the side's mask).
+    #[inline]
+    fn note(&mut self, seen: &mut u8, i: u8, a: bool) {
+        if *seen & (1 << i) == 0 {
+            *seen |= 1 << i;
+            if usize::from(self.len) < self.letters.len() {
+                self.letters[usize::from(self.len)] =
+                    Self::LETTERS[usize::from(i)] | if a { 0 } else { Self::B };
+                self.len += 1;
+            }
+        }
+    }
+
+    /// As Zeek writes it: the originator's letters upper case, the
+    /// responder's lower case, after `^` when the originator is not the
+    /// side that sent first.
+    fn render(&self, a_is_orig: bool, flipped: bool) -> String {
+        let mut s = String::with_capacity(usize::from(self.len) + 1);
+        if flipped {
+            s.push('^');
+        }
+        for &l in &self.letters[..usize::from(self.len)] {
+            let by_a = l & Self::B == 0;
+            let c = char::from(l & !Self::B);
+            s.push(if by_a == a_is_orig {
+                c
+            } else {
+                c.to_ascii_lowercase()
+            });
+        }
+        s
+    }
 }
 
 impl Conn {
@@ -277,6 +370,7 @@ impl Conn {
             a_first: a_sent,
             opens_with_syn: pure_syn.then_some((a_sent, seg.seq)),
             content: None,
+            history: History::default(),
         }
     }
 
@@ -362,6 +456,19 @@ impl Conn {
         self.first = self.first.min(c.first);
         self.last = self.last.max(c.last);
         self.latest = c.latest;
+        for &l in &c.history.letters[..usize::from(c.history.len)] {
+            let a = l & History::B == 0;
+            let i = History::LETTERS
+                .iter()
+                .position(|&x| x == l & !History::B)
+                .unwrap_or(0) as u8;
+            let seen = if a {
+                &mut self.ab.hist
+            } else {
+                &mut self.ba.hist
+            };
+            self.history.note(seen, i, a);
+        }
         self.ab.merge(&c.ab);
         self.ba.merge(&c.ba);
         if self.content.is_none() {
@@ -383,6 +490,7 @@ impl Conn {
             a_first: self.a_first,
             opens_with_syn: None,
             content: None,
+            history: History::default(),
         }
     }
 
@@ -398,8 +506,16 @@ impl Conn {
             resp_bytes: r.bytes(),
             orig_ip_bytes: o.ip_bytes,
             resp_ip_bytes: r.ip_bytes,
+            missed_bytes: o.missed() + r.missed(),
+            history: self.history(),
             content: self.content.clone(),
         }
+    }
+
+    /// Zeek's history string ([`History`]).
+    pub fn history(&self) -> String {
+        let a_orig = self.a_is_orig();
+        self.history.render(a_orig, a_orig != self.a_first)
     }
 
     /// How the connection ended, in Zeek's `conn_state` terms.
@@ -461,22 +577,71 @@ impl Conn {
     /// those that start together, and each gives only the bytes no earlier
     /// one gave), and a gap ends what is known.
     pub fn payload(side: &Side, input: &[u8], out: &mut Vec<u8>) {
+        let got = Self::reassemble(side, input, out, |_| None);
+        let got = got.to_vec();
+        *out = got;
+    }
+
+    /// Both directions' first bytes as identification reads them
+    /// ([`service::needed`]): reassembly stops where the bytes so far say
+    /// the rest is not read (after a TLS handshake, after HTTP headers), and
+    /// a direction whose first segment holds all that is needed is read in
+    /// place, not copied. `bufs` hold what had to be joined.
+    pub fn openings<'a>(
+        &self,
+        input: &'a [u8],
+        bufs: &'a mut (Vec<u8>, Vec<u8>),
+    ) -> (&'a [u8], &'a [u8]) {
+        let (o, r) = self.sides();
+        let (cb, sb) = bufs;
+        let client = Self::reassemble(o, input, cb, |b| service::needed(b, None));
+        let server = Self::reassemble(r, input, sb, |b| service::needed(b, Some(client)));
+        (client, server)
+    }
+
+    /// Reassembles `side`'s first bytes (see [`Conn::payload`]), stopping
+    /// once `enough` names a length the bytes so far reach; borrowed from
+    /// `input` when the first segment alone holds them.
+    fn reassemble<'a>(
+        side: &Side,
+        input: &'a [u8],
+        out: &'a mut Vec<u8>,
+        enough: impl Fn(&[u8]) -> Option<usize>,
+    ) -> &'a [u8] {
         out.clear();
-        let Some(base) = side.base else { return };
-        let mut segs: Vec<(i64, &[u8])> = side.segs[..usize::from(side.nsegs)]
-            .iter()
-            .filter_map(|s| {
-                let at = usize::try_from(s.at).ok()?;
-                let bytes = input.get(at..at.checked_add(s.len as usize)?)?;
-                Some((i64::from(s.seq.wrapping_sub(base) as i32), bytes))
-            })
-            .collect();
+        let Some(base) = side.base else {
+            return &[];
+        };
+        let mut segs: [(i64, &[u8]); MAX_SEGS] = [(0, &[]); MAX_SEGS];
+        let mut n = 0;
+        for s in &side.segs[..usize::from(side.nsegs)] {
+            let Ok(at) = usize::try_from(s.at) else {
+                continue;
+            };
+            let Some(bytes) = at
+                .checked_add(s.len as usize)
+                .and_then(|end| input.get(at..end))
+            else {
+                continue;
+            };
+            segs[n] = (i64::from(s.seq.wrapping_sub(base) as i32), bytes);
+            n += 1;
+        }
+        let segs = &mut segs[..n];
         // Of segments that start at the same byte, the longest wins: a
         // short segment there is a keep-alive or a stray ACK with a few
         // bytes of padding as payload, and the data resent over it is the
         // stream.
         segs.sort_by_key(|&(rel, b)| (rel, std::cmp::Reverse(b.len())));
-        for (rel, bytes) in segs {
+        // The usual case: the first segment starts the stream and holds
+        // everything identification reads.
+        if let Some(&(0, first)) = segs.first() {
+            let first = &first[..first.len().min(PAYLOAD_BYTES)];
+            if let Some(end) = enough(first).filter(|&e| e <= first.len()) {
+                return &first[..end];
+            }
+        }
+        for &(rel, bytes) in segs.iter() {
             let have = out.len() as i64;
             if rel > have {
                 break;
@@ -489,7 +654,12 @@ impl Conn {
             if out.len() >= PAYLOAD_BYTES {
                 break;
             }
+            if let Some(end) = enough(out).filter(|&e| e <= out.len()) {
+                out.truncate(end);
+                break;
+            }
         }
+        out
     }
 }
 
@@ -546,10 +716,9 @@ pub fn identify(table: &mut ConnTable, input: &[u8]) -> Warnings {
         .filter(|c| c.content.is_none() && (c.ab.nsegs > 0 || c.ba.nsegs > 0))
         .map_init(
             || (Vec::new(), Vec::new()),
-            |(client, server), c| {
+            |bufs, c| {
                 let (o, r) = c.sides();
-                Conn::payload(o, input, client);
-                Conn::payload(r, input, server);
+                let (client, server) = c.openings(input, bufs);
                 let id = service::identify(client, server);
                 let bad = if looks_like_tls(client) && id.tls.is_none() {
                     Some((first_at(o), "client"))
@@ -703,11 +872,11 @@ impl ConnTable {
         c.last = c.last.max(ts);
         c.first = c.first.min(ts);
         c.latest = ts;
-        if a_sent {
-            c.ab.add(seg, at);
-        } else {
-            c.ba.add(seg, at);
+        let side = if a_sent { &mut c.ab } else { &mut c.ba };
+        if let Some(i) = History::letter(seg.flags, seg.payload_len) {
+            c.history.note(&mut side.hist, i, a_sent);
         }
+        side.add(seg, at);
     }
 
     /// Appends the table of the walk that came next (the following chunk,
