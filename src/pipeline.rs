@@ -185,6 +185,7 @@ fn read_loaded(report: &mut InputReport, loaded: Loaded) -> Read {
             let unreadable = conn::identify(&mut out.conns, &data);
             report.add_warnings(unreadable);
             let exports = if out.exports.is_empty() {
+                data.release();
                 Exports::None
             } else {
                 let mut refs = std::mem::take(&mut out.exports);
@@ -200,6 +201,7 @@ fn read_loaded(report: &mut InputReport, loaded: Loaded) -> Read {
                         arena.extend_from_slice(e.bytes(&data, &[]));
                         (e.start, e.in_input) = (start, false);
                     }
+                    data.release();
                     Exports::Capture(refs, arena, None)
                 }
             };

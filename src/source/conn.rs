@@ -69,10 +69,6 @@ fn unwrap_seq(base: u32, near: i64, seq: u32) -> i64 {
 /// The endpoints, lower one first, so both directions find one entry.
 type Key = (IpAddr, u16, IpAddr, u16);
 
-/// [`Key`] as the table hashes it: the addresses as integers and the ports
-/// and family in one word, so a lookup per segment hashes three integers.
-type FastKey = (u128, u128, u64);
-
 fn addr_bits(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(v) => u128::from(u32::from(v)),
@@ -80,13 +76,141 @@ fn addr_bits(ip: IpAddr) -> u128 {
     }
 }
 
+/// [`Key`] as the table hashes it. Nearly all traffic is IPv4, whose two
+/// endpoints fit one 128-bit integer (each address and port as 48 bits,
+/// the lower endpoint high), so a lookup per segment hashes 16 bytes; an
+/// IPv6 pair is its addresses and its ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FastKey {
+    V4(u128),
+    V6(u128, u128, u32),
+}
+
+impl std::hash::Hash for FastKey {
+    /// The integers alone, without the variant (which `Eq` still tells
+    /// apart): an IPv4 pair is one word for the hasher.
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match *self {
+            FastKey::V4(k) => h.write_u128(k),
+            FastKey::V6(a, b, ports) => {
+                h.write_u128(a);
+                h.write_u128(b);
+                h.write_u32(ports);
+            }
+        }
+    }
+}
+
+/// The index's hasher: one folded multiply per 64-bit word, with seeds
+/// drawn at random for each table (as general-purpose hashers do, so that
+/// traffic crafted to collide in one run does not in another). The keys
+/// are a few integers of known shape; a general hasher's per-call setup
+/// cost more than the rest of a segment's accounting.
+#[derive(Clone, Copy, Debug)]
+struct KeyHashing {
+    seed: u64,
+}
+
+impl Default for KeyHashing {
+    fn default() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // The standard library's random keys, drawn once per process and
+        // varied per table.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(0);
+        KeyHashing {
+            seed: h.finish() | 1,
+        }
+    }
+}
+
+impl std::hash::BuildHasher for KeyHashing {
+    type Hasher = KeyHasher;
+    #[inline]
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.seed)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    /// The high and low halves of the 128-bit product, folded.
+    #[inline]
+    fn mix(&mut self, x: u64) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let p = u128::from(self.0 ^ x) * u128::from(K);
+        self.0 = (p as u64) ^ ((p >> 64) as u64);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, x: u32) {
+        self.mix(u64::from(x));
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.mix(x);
+    }
+    #[inline]
+    fn write_u128(&mut self, x: u128) {
+        self.mix(x as u64);
+        self.mix((x >> 64) as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// An IPv4 endpoint as one integer that orders as (address, port).
+#[inline]
+fn v4_endpoint(addr: std::net::Ipv4Addr, port: u16) -> u64 {
+    u64::from(u32::from(addr)) << 16 | u64::from(port)
+}
+
 fn fast_key(k: &Key) -> FastKey {
-    let v6 = u64::from(k.0.is_ipv6());
-    (
-        addr_bits(k.0),
-        addr_bits(k.2),
-        v6 << 32 | u64::from(k.1) << 16 | u64::from(k.3),
-    )
+    match (k.0, k.2) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            FastKey::V4(u128::from(v4_endpoint(a, k.1)) << 64 | u128::from(v4_endpoint(b, k.3)))
+        }
+        _ => FastKey::V6(
+            addr_bits(k.0),
+            addr_bits(k.2),
+            u32::from(k.1) << 16 | u32::from(k.3),
+        ),
+    }
+}
+
+/// A segment's [`FastKey`], and whether its sender is the key's first
+/// endpoint (`a`), worked out from the segment without building a [`Key`].
+#[inline]
+fn segment_key(seg: &TcpSeg<'_>) -> (FastKey, bool) {
+    if let (IpAddr::V4(s), IpAddr::V4(d)) = (seg.src, seg.dst) {
+        let (x, y) = (v4_endpoint(s, seg.sport), v4_endpoint(d, seg.dport));
+        let a_sent = x <= y;
+        let (lo, hi) = if a_sent { (x, y) } else { (y, x) };
+        return (FastKey::V4(u128::from(lo) << 64 | u128::from(hi)), a_sent);
+    }
+    let (s, d) = (addr_bits(seg.src), addr_bits(seg.dst));
+    let a_sent = (s, seg.sport) <= (d, seg.dport);
+    let key = if a_sent {
+        FastKey::V6(s, d, u32::from(seg.sport) << 16 | u32::from(seg.dport))
+    } else {
+        FastKey::V6(d, s, u32::from(seg.dport) << 16 | u32::from(seg.sport))
+    };
+    (key, a_sent)
 }
 
 /// Where one payload segment lies in the input.
@@ -810,10 +934,13 @@ pub struct ConnStats {
 #[derive(Debug, Default)]
 pub struct ConnTable {
     /// Each key's latest connection, as an index into `conns`.
-    index: HashMap<FastKey, u32>,
+    index: HashMap<FastKey, u32, KeyHashing>,
     /// In the order they began.
     pub conns: Vec<Conn>,
     pub stats: ConnStats,
+    /// Every connection's continuation is decided ([`ConnTable::settled`]);
+    /// set again false by the next segment walked into it.
+    settled: bool,
 }
 
 /// Bytes of capture per connection, to size a table before a walk: busy
@@ -827,9 +954,10 @@ impl ConnTable {
     pub fn for_bytes(bytes: usize) -> ConnTable {
         let n = (bytes / BYTES_PER_CONN_GUESS).min(MAX_CONNS);
         ConnTable {
-            index: HashMap::with_capacity(n),
+            index: HashMap::with_capacity_and_hasher(n, KeyHashing::default()),
             conns: Vec::with_capacity(n),
             stats: ConnStats::default(),
+            settled: false,
         }
     }
 
@@ -837,14 +965,8 @@ impl ConnTable {
     /// input (`None` when it does not lie there).
     #[inline]
     pub fn segment(&mut self, ts: Ts, seg: &TcpSeg<'_>, at: Option<u64>) {
-        let (s, d) = (addr_bits(seg.src), addr_bits(seg.dst));
-        let a_sent = (s, seg.sport) <= (d, seg.dport);
-        let v6 = u64::from(seg.src.is_ipv6()) << 32;
-        let fast = if a_sent {
-            (s, d, v6 | u64::from(seg.sport) << 16 | u64::from(seg.dport))
-        } else {
-            (d, s, v6 | u64::from(seg.dport) << 16 | u64::from(seg.sport))
-        };
+        self.settled = false;
+        let (fast, a_sent) = segment_key(seg);
         let syn = (seg.flags & TCP_SYN != 0 && seg.flags & (TCP_ACK | TCP_RST) == 0)
             .then_some((a_sent, seg.seq));
         let i = match self.index.get(&fast) {
@@ -894,6 +1016,7 @@ impl ConnTable {
             self.stats.unreadable_tls += before.unreadable_tls;
             return;
         }
+        self.reserve(next.conns.len());
         for c in next.conns {
             let cont = self
                 .index
@@ -917,11 +1040,25 @@ impl ConnTable {
         self.stats.unreadable_tls += next.stats.unreadable_tls;
     }
 
+    /// Room for `n` more connections, so a merge moves each connection once
+    /// (growing would move them all again).
+    pub fn reserve(&mut self, n: usize) {
+        let n = n.min(MAX_CONNS.saturating_sub(self.conns.len()));
+        self.conns.reserve(n);
+        self.index.reserve(n);
+    }
+
     /// A walk's table with every connection it started decided, in place:
     /// only connections begun on endpoints seen before are looked at again
-    /// (a walk's own decisions stand for the rest).
+    /// (a walk's own decisions stand for the rest). A table that is settled
+    /// already (merged from chunks, or settled before) is given back as it is.
     pub fn settled(mut self) -> ConnTable {
-        let mut latest: HashMap<FastKey, u32> = HashMap::with_capacity(self.conns.len());
+        if self.settled {
+            return self;
+        }
+        self.settled = true;
+        let mut latest: HashMap<FastKey, u32, KeyHashing> =
+            HashMap::with_capacity_and_hasher(self.conns.len(), KeyHashing::default());
         let mut gone = vec![false; self.conns.len()];
         for (i, gone) in gone.iter_mut().enumerate() {
             let k = fast_key(&self.conns[i].key);

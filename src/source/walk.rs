@@ -307,6 +307,11 @@ pub fn read_records(
         if parts.iter().all(Option::is_some) {
             let mut out = CaptureOutput::default();
             let mut base = 0u64;
+            let total: usize = parts
+                .iter()
+                .flatten()
+                .map(|(p, _)| p.conns.conns.len())
+                .sum();
             for (mut part, frames) in parts.into_iter().flatten() {
                 for s in &mut part.signals {
                     s.origin.frame += base;
@@ -326,7 +331,12 @@ pub fn read_records(
                     }
                 }
                 out.signals.append(&mut part.signals);
+                let first = out.conns.conns.is_empty();
                 out.conns.merge(part.conns);
+                if first {
+                    out.conns
+                        .reserve(total.saturating_sub(out.conns.conns.len()));
+                }
                 out.stats.merge(&part.stats);
                 out.warnings.merge(part.warnings);
                 base += frames;
