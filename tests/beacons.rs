@@ -170,6 +170,7 @@ fn min_beats_option_is_honoured() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn real_c2_captures() {
     let Some(data) = common::shared_data() else {
         return;

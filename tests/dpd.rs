@@ -102,6 +102,7 @@ fn same_ja4_but_ndpi_quirks(mine: &str, ndpi: &str, alpn: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn services_fingerprints_and_mismatches_agree_with_ndpi() {
     let Some(data) = common::shared_data() else {
         eprintln!("SKIPPED: no shared data (nDPI comparison)");
@@ -213,6 +214,7 @@ fn services_fingerprints_and_mismatches_agree_with_ndpi() {
 /// protocol on 4433 (a lab capture, so private destinations are included),
 /// TrickBot's HTTP on 7080, and IRC on a web port.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn c2_on_unlisted_ports_is_found_by_content() {
     let Some(data) = common::shared_data() else {
         eprintln!("SKIPPED: no shared data (real C2 captures)");

@@ -33,6 +33,7 @@ fn tuple(r: &Value, [src, sport, dst, dport]: [&str; 4]) -> (String, u64, String
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn every_logstash_datagram_decodes_and_invalid_ones_say_why() {
     let Some(data) = common::shared_data() else {
         return;
@@ -111,6 +112,7 @@ fn every_logstash_datagram_decodes_and_invalid_ones_say_why() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn pmacct_router_exports_give_the_flows_nfacctd_gives() {
     let Some(data) = common::shared_data() else {
         return;
@@ -154,6 +156,7 @@ fn pmacct_router_exports_give_the_flows_nfacctd_gives() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn netflow_v5_in_a_capture() {
     let Some(data) = common::shared_data() else {
         return;
@@ -169,6 +172,7 @@ fn netflow_v5_in_a_capture() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn every_akvorado_and_ndpi_export_decodes() {
     let Some(data) = common::shared_data() else {
         return;
@@ -316,6 +320,7 @@ fn exporter_of(name: &str) -> &str {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn record_counts_agree_with_netflow_parser() {
     let Some(data) = common::shared_data() else {
         return;

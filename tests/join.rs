@@ -40,6 +40,7 @@ fn expected(tsv: &str) -> BTreeMap<(String, u64, String, u64), Expected> {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn otrf_pairs_join_every_syn_to_its_process() {
     let Some(data) = common::shared_data() else {
         return;
@@ -241,6 +242,7 @@ fn every_image_and_port_class_lands_in_its_tier() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn lab_c2_on_private_addresses_is_suppressed_by_default_and_tier_3_with_private() {
     let Some(data) = common::shared_data() else {
         return;
@@ -436,6 +438,7 @@ fn a_cut_gzip_sysmon_log_is_read_as_far_as_it_goes_and_said() {
 /// archives is an input (named `ARCHIVE!FILE`), and the attempts and
 /// their processes are those of the unzipped files.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn zipped_datasets_read_as_their_files() {
     let Some(data) = common::shared_data() else {
         eprintln!("SKIPPED: no shared data (OTRF zips)");

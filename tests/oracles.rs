@@ -471,6 +471,7 @@ fn zeek_baselines(root: &Path) -> Vec<PathBuf> {
 
 /// Every Zeek folder with a conn.log baseline, checked the same way.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn zeek_conn_logs_agree() {
     let Some(root) = oracles() else { return };
     let dirs = zeek_baselines(&root);
@@ -489,6 +490,7 @@ fn zeek_conn_logs_agree() {
 /// FTP over IPv4 and IPv6: the control connection and the active and passive
 /// data connections (both directions) are attempts, each answered.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn zeek_ftp_data_connections_both_directions() {
     for name in [
         "scripts.base.protocols.ftp.ftp-ipv4",
@@ -516,6 +518,7 @@ fn zeek_ftp_data_connections_both_directions() {
 /// that does not start with `S` (`^` = flipped); portent must not report an
 /// attempt in either direction, though it does see the SYN-ACK.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn zeek_missing_syn_is_not_an_attempt() {
     for name in ["core.tcp.missing-syn", "core.tcp.flip-without-syn"] {
         let Some(dir) = zeek_dir(name) else { return };
@@ -551,6 +554,7 @@ fn zeek_missing_syn_is_not_an_attempt() {
 /// an attempt (often checksum offload on the capturing host), so it is
 /// reported with `bad_checksum: true` and counted in `bad_checksum_syns`.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn zeek_bad_checksum_syn_is_reported_by_design() {
     let Some(dir) = zeek_dir("core.tcp.bad-checksum-syn") else {
         return;
@@ -583,6 +587,7 @@ fn zeek_bad_checksum_syn_is_reported_by_design() {
 /// decoded (Zeek's conn.log accounts for all of them), nothing is skipped,
 /// and the format is recognised.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn zeek_pcapng_multi_interface() {
     let Some(dir) = zeek_dir("core.pcapng-pktsrc") else {
         return;
@@ -662,6 +667,7 @@ fn truncation_weirds(dir: &Path) -> BTreeMap<String, Vec<(String, String)>> {
 /// portent's interest (it decodes TCP only), so only "no error" holds there,
 /// as for `mpls-6in6-broken.pcap.gz`, which this Zeek test does not use.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn zeek_truncation_is_counted_not_fatal() {
     let Some(dir) = zeek_dir("core.truncation") else {
         return;
@@ -973,6 +979,7 @@ fn check_arkime(cap: &Path, test: &Path, problems: &mut Vec<String>) -> usize {
 
 /// Every Arkime capture: attempts = Arkime's TCP sessions with a SYN.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn arkime_sessions_agree() {
     let Some(pairs) = arkime_pairs() else { return };
     let mut problems = Vec::new();
@@ -988,6 +995,7 @@ fn arkime_sessions_agree() {
 /// SYN-ACK; portent must say `answered: false` for each attempt, and the
 /// private destinations are still listed by `conns`.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn arkime_unanswered_syns() {
     let Some(dir) = oracles().map(|d| d.join("arkime")) else {
         return;
@@ -1014,6 +1022,7 @@ fn arkime_unanswered_syns() {
 /// split into two sessions, a packet stamped beyond 2038): no attempt in
 /// either direction, though the SYN-ACK is counted.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn arkime_syn_ack_without_syn_is_not_an_attempt() {
     let Some(pairs) = arkime_pairs() else { return };
     let mut seen = 0;
@@ -1046,6 +1055,7 @@ fn arkime_syn_ack_without_syn_is_not_an_attempt() {
 /// is read without an input error and without a crash, alone and all
 /// together in one run; the combined run reports the same attempts.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn every_capture_reads_without_error_or_crash() {
     let Some(root) = oracles() else { return };
     let mut caps = Vec::new();
@@ -1111,6 +1121,7 @@ fn kept_history(zeek: &str) -> String {
 /// bytes and payload bytes (by sequence numbers). The agreement is printed
 /// per field; at least 90 % of connections must agree on all of them.
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn connection_accounting_agrees_with_zeek() {
     let Some(root) = oracles() else { return };
     let dirs = zeek_baselines(&root);

@@ -493,6 +493,7 @@ fn show_list(title: &str, list: &[String]) {
 const HEURISTIC: &str = "heuristic_tcp_ack_payload.pcap";
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn services_agree_with_ndpi() {
     let Some(flows) = flows("services_agree_with_ndpi") else {
         return;
@@ -567,6 +568,7 @@ fn services_agree_with_ndpi() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn other_protocols_are_not_named() {
     // nDPI recognised these flows as a protocol portent does not identify
     // (Gnutella, BitTorrent, XMPP ...): portent must not claim one of its
@@ -635,6 +637,7 @@ fn ja4_as_ndpi(ours: &str, tls: &TlsInfo) -> (String, Vec<&'static str>) {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn fingerprints_agree_with_ndpi() {
     let Some(flows) = flows("fingerprints_agree_with_ndpi") else {
         return;
@@ -793,6 +796,7 @@ fn ndpi_validity(v: &str) -> Option<(String, String)> {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn certificates_agree_with_ndpi() {
     let Some(flows) = flows("certificates_agree_with_ndpi") else {
         return;
@@ -901,6 +905,7 @@ fn certificates_agree_with_ndpi() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn request_fields_agree_with_ndpi() {
     let Some(flows) = flows("request_fields_agree_with_ndpi") else {
         return;
@@ -1054,6 +1059,7 @@ fn real_tls_flow(flows: &[Flow]) -> &Flow {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn starttls_with_a_real_handshake() {
     let Some(flows) = flows("starttls_with_a_real_handshake") else {
         return;
@@ -1095,6 +1101,7 @@ fn starttls_with_a_real_handshake() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn connect_tunnel_with_a_real_handshake() {
     let Some(flows) = flows("connect_tunnel_with_a_real_handshake") else {
         return;
@@ -1244,6 +1251,7 @@ fn mutated_handmade_inputs_never_panic() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn mutated_inputs_never_panic() {
     let Some(flows) = flows("mutated_inputs_never_panic") else {
         return;
@@ -1323,6 +1331,7 @@ fn mutated_inputs_never_panic() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn cut_inputs_give_the_same_answer_or_less() {
     // The tracker cuts each direction at a few KiB: whatever survives the
     // cut is what the whole flow gives, or absent, never different.
@@ -1365,6 +1374,7 @@ fn cut_inputs_give_the_same_answer_or_less() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn real_upgrades_and_tunnels() {
     // Flows of the captures that go on in another protocol after their
     // first messages: what portent says they carry, read off their bytes
@@ -1447,6 +1457,7 @@ fn real_upgrades_and_tunnels() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn real_openings_identify_as_the_whole() {
     // `portent scan` stops reassembling where identification stops reading
     // (after a TLS handshake, after HTTP headers): on every flow of the

@@ -60,6 +60,7 @@ fn evtx_sample(data: &Path, name: &str) -> SysmonLog {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn psexec_meterpreter_powershell_to_4444_as_system() {
     let Some(data) = common::shared_data() else {
         return;
@@ -103,6 +104,7 @@ fn psexec_meterpreter_powershell_to_4444_as_system() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn mshta_sharpshooter_to_4443() {
     let Some(data) = common::shared_data() else {
         return;
@@ -121,6 +123,7 @@ fn mshta_sharpshooter_to_4443() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn bits_client_event_3_is_not_sysmon() {
     let Some(data) = common::shared_data() else {
         return;
@@ -236,6 +239,7 @@ const EVTX_COUNTS: [EvtxCount; 11] = [
 ];
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn evtx_counts_match_an_independent_parser() {
     let Some(data) = common::shared_data() else {
         return;
@@ -256,6 +260,7 @@ fn evtx_counts_match_an_independent_parser() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn evtx_known_connections() {
     let Some(data) = common::shared_data() else {
         return;
@@ -296,6 +301,7 @@ fn evtx_known_connections() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn every_evtx_sample_reads_without_bad_records() {
     let Some(data) = common::shared_data() else {
         return;
@@ -338,6 +344,7 @@ fn every_evtx_sample_reads_without_bad_records() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn evtx_crate_sysmon_sample_reads_past_the_header_chunk_count() {
     let Some(data) = common::shared_data() else {
         return;
@@ -356,6 +363,7 @@ fn evtx_crate_sysmon_sample_reads_past_the_header_chunk_count() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn bad_chunk_magic_warns_and_reads_the_rest() {
     let Some(data) = common::shared_data() else {
         return;
@@ -405,6 +413,7 @@ fn otrf_host_log(data: &Path, pair: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn otrf_nxlog_counts() {
     let Some(data) = common::shared_data() else {
         return;
@@ -431,6 +440,7 @@ fn otrf_nxlog_counts() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn otrf_expected_join_rows_have_their_event() {
     let Some(data) = common::shared_data() else {
         return;
@@ -1382,6 +1392,7 @@ fn conns(inputs: &[PathBuf]) -> (Vec<serde_json::Value>, serde_json::Value) {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn otrf_pairs_join_the_same_in_the_forwarders_shapes() {
     // The OTRF host logs (NXLog) rewritten as an Azure portal export (event
     // XML in `SyslogMessage`, `<` escaped) and as Windows PowerShell's
@@ -1547,6 +1558,7 @@ fn mutated_text_fixtures_never_panic() {
 }
 
 #[test]
+#[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn mutated_evtx_never_panics() {
     let Some(data) = common::shared_data() else {
         return;
