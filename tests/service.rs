@@ -29,7 +29,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use portent::service::{identify, Identified, Service, TlsInfo};
+use portent::service::{identify, CertProblem, Identified, Service, TlsInfo};
 use portent::source::conn::Conn;
 use sha1::{Digest, Sha1};
 
@@ -1291,6 +1291,7 @@ fn mutated_inputs_never_panic() {
     }
 
     // Mutated certificates, in an otherwise valid server flight.
+    let mut malformed = 0;
     for f in seeds
         .iter()
         .filter(|f| f.field("cert_sha1").is_some())
@@ -1316,15 +1317,24 @@ fn mutated_inputs_never_panic() {
                 server.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
                 server.extend_from_slice(chunk);
             }
-            check_bounded(
-                &identify(&f.client_bytes, &server),
-                &f.client_bytes,
-                &server,
+            let id = identify(&f.client_bytes, &server);
+            check_bounded(&id, &f.client_bytes, &server);
+            // The message is whole: its certificate is read, or said to be
+            // malformed (and counted as such by the connection reader).
+            let t = id.tls.as_ref().expect("the ServerHello is intact");
+            assert!(
+                t.cert.is_some() != t.cert_unread.is_some()
+                    && t.cert_unread != Some(CertProblem::Cut),
+                "{t:?}"
             );
+            malformed += usize::from(t.cert_unread.is_some());
             runs += 1;
         }
     }
-    println!("{runs} mutated inputs identified without a panic");
+    println!(
+        "{runs} mutated inputs identified without a panic; {malformed} certificates said malformed"
+    );
+    assert!(malformed > 0);
     // 8000 mutated flows, and 200 mutations of each of 10 certificates
     // (at least 5 of them found).
     assert!(runs >= 9_000, "{runs}");
@@ -1349,6 +1359,7 @@ fn cut_inputs_give_the_same_answer_or_less() {
         .take(20)
         .collect();
     assert_eq!(tls.len(), 20);
+    let mut said_cut = 0;
     for f in &tls {
         let whole = f.identify().tls.expect("TLS");
         let step = 1 + f.server_bytes.len() / 300;
@@ -1362,6 +1373,15 @@ fn cut_inputs_give_the_same_answer_or_less() {
                 "{}",
                 f.show()
             );
+            // A cut certificate is said to be cut, never malformed.
+            assert!(part.cert.is_none() || part.cert_unread.is_none());
+            assert_ne!(
+                part.cert_unread,
+                Some(CertProblem::Malformed),
+                "{}",
+                f.show()
+            );
+            said_cut += usize::from(part.cert_unread == Some(CertProblem::Cut));
         }
         for cut in 0..f.client_bytes.len().min(600) {
             let id = identify(&f.client_bytes[..cut], b"");
@@ -1371,6 +1391,7 @@ fn cut_inputs_give_the_same_answer_or_less() {
             }
         }
     }
+    assert!(said_cut > 20, "cuts inside certificates: {said_cut}");
 }
 
 #[test]

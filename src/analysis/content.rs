@@ -66,7 +66,13 @@ pub fn judge(policy: &Policy, a: &Attempt) -> Judged {
                 names(&expected)
             ),
         )),
-        s if follows(policy, s, port) => None,
+        // A service that turned into another (STARTTLS, an HTTP CONNECT
+        // or SOCKS tunnel) follows the port when either of the two does.
+        s if follows(policy, s, port)
+            || id.upgraded_to.is_some_and(|u| follows(policy, u, port)) =>
+        {
+            None
+        }
         s => {
             let heavy = match s {
                 Service::Ssh | Service::Irc | Service::Socks => true,
@@ -127,11 +133,14 @@ fn follows(policy: &Policy, service: Service, port: u16) -> bool {
 }
 
 /// A TLS handshake that hides who it talks to: a self-signed certificate,
-/// no SNI, or an IP address as SNI.
+/// no SNI, or an IP address as SNI. Whether the SNI is missing is known
+/// only when the ClientHello was read whole (it has a JA3 then): one cut by
+/// the capture's snap length says nothing about it.
 fn suspicious_tls(t: &crate::service::TlsInfo) -> bool {
     let self_signed = t.cert.as_ref().is_some_and(|c| c.self_signed);
+    let hello_read = t.ja3.is_some();
     let sni_hidden = match t.sni.as_deref() {
-        None => true,
+        None => hello_read,
         Some(s) => s.parse::<std::net::IpAddr>().is_ok(),
     };
     self_signed || sni_hidden
@@ -143,7 +152,8 @@ fn detail(id: &Identified) -> Option<String> {
     if let Some(t) = &id.tls {
         match t.sni.as_deref() {
             Some(s) => parts.push(format!("SNI {s}")),
-            None => parts.push("no SNI".into()),
+            None if t.ja3.is_some() => parts.push("no SNI".into()),
+            None => parts.push("ClientHello not read".into()),
         }
         if let Some(c) = &t.cert {
             if c.self_signed {
@@ -207,4 +217,82 @@ fn indicator(policy: &Policy, id: &Identified) -> Option<String> {
                 c.subject
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ConnInfo, FiveTuple, Origin};
+    use crate::service::TlsInfo;
+    use crate::time::Ts;
+
+    fn attempt(dport: u16, id: Identified) -> Attempt {
+        let mut a = Attempt::new(
+            Ts(0),
+            FiveTuple::tcp(
+                "192.0.2.1".parse().unwrap(),
+                50000,
+                "198.51.100.9".parse().unwrap(),
+                dport,
+            ),
+            Origin { input: 0, frame: 1 },
+        );
+        a.conn = Some(Box::new(ConnInfo {
+            content: Some(Box::new(id)),
+            ..ConnInfo::default()
+        }));
+        a
+    }
+
+    fn tls(ja3: Option<&str>, sni: Option<&str>) -> Identified {
+        Identified {
+            service: Some(Service::Tls),
+            tls: Some(TlsInfo {
+                ja3: ja3.map(String::from),
+                sni: sni.map(String::from),
+                ..TlsInfo::default()
+            }),
+            ..Identified::default()
+        }
+    }
+
+    #[test]
+    fn no_sni_weighs_only_when_the_client_hello_was_read() {
+        let p = Policy::default();
+        // Read whole, without SNI: heavy, and said.
+        let j = judge(&p, &attempt(4444, tls(Some("abc"), None)));
+        assert_eq!((j.port_mismatch, j.tier), (Some(true), HEAVY));
+        assert!(j.reason.as_deref().unwrap().contains("no SNI"), "{j:?}");
+        // Cut by the snap length: the SNI is unknown, not missing.
+        let j = judge(&p, &attempt(4444, tls(None, None)));
+        assert_eq!((j.port_mismatch, j.tier), (Some(true), LIGHT));
+        let r = j.reason.unwrap();
+        assert!(
+            !r.contains("no SNI") && r.contains("ClientHello not read"),
+            "{r}"
+        );
+        // With a name: light.
+        let j = judge(&p, &attempt(4444, tls(Some("abc"), Some("example.com"))));
+        assert_eq!(j.tier, LIGHT);
+    }
+
+    #[test]
+    fn an_upgrade_to_the_ports_service_follows_it() {
+        let p = Policy::default();
+        let connect = Identified {
+            service: Some(Service::Http),
+            upgraded_to: Some(Service::Tls),
+            ..Identified::default()
+        };
+        // HTTP CONNECT then TLS on 443: what 443 expects.
+        assert_eq!(
+            judge(&p, &attempt(443, connect.clone())).port_mismatch,
+            Some(false)
+        );
+        // Plain HTTP on 443 is not.
+        let plain = Identified::of(Service::Http);
+        assert_eq!(judge(&p, &attempt(443, plain)).port_mismatch, Some(true));
+        // And the tunnel on a port neither is registered for still is.
+        assert_eq!(judge(&p, &attempt(4444, connect)).port_mismatch, Some(true));
+    }
 }

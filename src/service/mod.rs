@@ -32,7 +32,7 @@ use serde::Serialize;
 
 pub use http::HttpInfo;
 pub use text::SshInfo;
-pub use tls::TlsInfo;
+pub use tls::{CertProblem, TlsInfo};
 pub use x509::CertInfo;
 
 /// How much of each direction [`identify`] looks at. The tracker keeps a few
@@ -147,7 +147,7 @@ pub struct Identified {
 }
 
 impl Identified {
-    fn of(service: Service) -> Identified {
+    pub fn of(service: Service) -> Identified {
         Identified {
             service: Some(service),
             ..Identified::default()

@@ -80,6 +80,21 @@ pub struct TlsInfo {
     pub ja4: Option<String>,
     /// The server's certificate (TLS 1.2 and older: 1.3 encrypts it).
     pub cert: Option<CertInfo>,
+    /// Why a Certificate message was there and `cert` is not: its first
+    /// certificate cut short (the capture's snap length, the connection's
+    /// byte bound) or not a readable X.509 certificate. Counted and warned
+    /// about by the connection reader, not written to reports.
+    #[serde(skip)]
+    pub cert_unread: Option<CertProblem>,
+}
+
+/// Why a server's certificate could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertProblem {
+    /// Its bytes end before the length its message gives.
+    Cut,
+    /// Its bytes are all there and are not a certificate portent reads.
+    Malformed,
 }
 
 /// The length of the handshake record whose header starts `b`, when it is
@@ -174,7 +189,10 @@ pub(super) fn inspect(client: &[u8], server: &[u8]) -> Option<TlsInfo> {
                 server_version = Some(selected);
                 info.ja3s = Some(hello.ja3s());
                 if !encrypts_certificate(selected) {
-                    info.cert = first_certificate(msgs);
+                    match first_certificate(msgs) {
+                        Ok(cert) => info.cert = cert,
+                        Err(why) => info.cert_unread = Some(why),
+                    }
                 }
             }
         }
@@ -189,23 +207,30 @@ fn encrypts_certificate(version: u16) -> bool {
 }
 
 /// The certificate of the first Certificate message before
-/// ServerHelloDone, when its bytes are all there.
-fn first_certificate<'a>(msgs: impl Iterator<Item = (u8, &'a [u8], bool)>) -> Option<CertInfo> {
+/// ServerHelloDone, when there is one (`Ok(None)` when there is none, as
+/// when the server's bytes end before it), or why it could not be read.
+fn first_certificate<'a>(
+    msgs: impl Iterator<Item = (u8, &'a [u8], bool)>,
+) -> Result<Option<CertInfo>, CertProblem> {
     for (kind, body, _complete) in msgs {
         match kind {
             CERTIFICATE => {
                 // A Certificate message cut by the byte bound still holds its
                 // first certificate whole when the cut falls after it.
                 let mut c = Cursor::new(body);
-                let _list_len = c.u24()?;
-                let len = c.u24()?;
-                return x509::cert_info(c.take(len)?);
+                let list_len = c.u24().ok_or(CertProblem::Cut)?;
+                if list_len == 0 {
+                    return Ok(None); // no certificate sent
+                }
+                let len = c.u24().ok_or(CertProblem::Cut)?;
+                let der = c.take(len).ok_or(CertProblem::Cut)?;
+                return x509::cert_info(der).map(Some).ok_or(CertProblem::Malformed);
             }
-            SERVER_HELLO_DONE => return None,
+            SERVER_HELLO_DONE => return Ok(None),
             _ => {}
         }
     }
-    None
+    Ok(None)
 }
 
 /// The bodies of the handshake records at the start of `data`, in order, up

@@ -24,7 +24,7 @@ use hashbrown::HashMap;
 
 use crate::decode::{TcpSeg, TCP_ACK, TCP_RST, TCP_SYN};
 use crate::event::{Attempt, ConnInfo, FiveTuple};
-use crate::service::{self, Identified};
+use crate::service::{self, CertProblem, Identified};
 use crate::stats::{Warning, Warnings};
 use crate::time::Ts;
 
@@ -834,7 +834,7 @@ pub fn identify(table: &mut ConnTable, input: &[u8]) -> Warnings {
     use rayon::prelude::*;
     // Connections whose opening says TLS but whose handshake could not be
     // read (cut, absurd lengths, garbage): where, and which way.
-    let unreadable: Vec<(u64, FiveTuple, &'static str)> = table
+    let unreadable: Vec<(u64, FiveTuple, Unread)> = table
         .conns
         .par_iter_mut()
         .filter(|c| c.content.is_none() && (c.ab.nsegs > 0 || c.ba.nsegs > 0))
@@ -845,11 +845,12 @@ pub fn identify(table: &mut ConnTable, input: &[u8]) -> Warnings {
                 let (client, server) = c.openings(input, bufs);
                 let id = service::identify(client, server);
                 let bad = if looks_like_tls(client) && id.tls.is_none() {
-                    Some((first_at(o), "client"))
+                    Some((first_at(o), Unread::Handshake("client")))
                 } else if looks_like_tls(server) && id.tls.is_none() {
-                    Some((first_at(r), "server"))
+                    Some((first_at(r), Unread::Handshake("server")))
                 } else {
-                    None
+                    let cert = id.tls.as_ref().and_then(|t| t.cert_unread);
+                    cert.map(|why| (first_at(r), Unread::Certificate(why, server.len())))
                 };
                 if id.service.is_some() {
                     c.content = Some(Box::new(id));
@@ -860,21 +861,52 @@ pub fn identify(table: &mut ConnTable, input: &[u8]) -> Warnings {
         .flatten()
         .collect();
     let mut warnings = Warnings::default();
-    for (at, t, side) in unreadable {
-        table.stats.unreadable_tls += 1;
-        if warnings.wants("unreadable_tls") {
+    for (at, t, what) in unreadable {
+        let (reason, message) = match what {
+            Unread::Handshake(side) => {
+                table.stats.unreadable_tls += 1;
+                (
+                    "unreadable_tls",
+                    format!("the {side} opens a TLS handshake that could not be read (cut, or not TLS after all)"),
+                )
+            }
+            Unread::Certificate(CertProblem::Cut, have) => {
+                table.stats.unreadable_certificates += 1;
+                (
+                    "unreadable_certificate",
+                    format!("the server's certificate is cut short ({have} bytes of the server's opening were captured); its subject, issuer and fingerprint are not reported"),
+                )
+            }
+            Unread::Certificate(CertProblem::Malformed, _) => {
+                table.stats.unreadable_certificates += 1;
+                (
+                    "unreadable_certificate",
+                    "the server's certificate is not a readable X.509 certificate; its subject, issuer and fingerprint are not reported".to_string(),
+                )
+            }
+        };
+        if warnings.wants(reason) {
             warnings.push(Warning {
-                reason: "unreadable_tls",
+                reason,
                 offset: at,
                 frame: None,
                 message: format!(
-                    "connection {}:{} -> {}:{}: the {side} opens a TLS handshake that could not be read (cut, or not TLS after all)",
+                    "connection {}:{} -> {}:{}: {message}",
                     t.src, t.sport, t.dst, t.dport
                 ),
             });
         }
     }
     warnings
+}
+
+/// What of a connection's TLS could not be read.
+#[derive(Clone, Copy, Debug)]
+enum Unread {
+    /// The side ("client", "server") whose handshake could not be read.
+    Handshake(&'static str),
+    /// The server's certificate, and how many bytes of its side were read.
+    Certificate(CertProblem, usize),
 }
 
 /// A TLS handshake record's header: content type 22, version 3.x.
@@ -928,6 +960,9 @@ pub struct ConnStats {
     /// Connections whose first bytes open a TLS handshake that could not
     /// be read (each also a warning, up to the per-reason bound).
     pub unreadable_tls: u64,
+    /// TLS connections whose server sent a certificate that could not be
+    /// read: cut short, or malformed (each also a warning).
+    pub unreadable_certificates: u64,
 }
 
 /// The connections of one walk (a whole input, or one chunk of it).
@@ -1014,6 +1049,7 @@ impl ConnTable {
             *self = next.settled();
             self.stats.untracked_segments += before.untracked_segments;
             self.stats.unreadable_tls += before.unreadable_tls;
+            self.stats.unreadable_certificates += before.unreadable_certificates;
             return;
         }
         self.reserve(next.conns.len());
@@ -1038,6 +1074,7 @@ impl ConnTable {
         }
         self.stats.untracked_segments += next.stats.untracked_segments;
         self.stats.unreadable_tls += next.stats.unreadable_tls;
+        self.stats.unreadable_certificates += next.stats.unreadable_certificates;
     }
 
     /// Room for `n` more connections, so a merge moves each connection once
