@@ -124,16 +124,14 @@ pub fn zeek_service(s: Service) -> Option<&'static str> {
     })
 }
 
-/// Zeek's history letters of a connection; `None` (unset) until the
-/// connection table keeps them.
-fn history(_c: &ConnInfo) -> Option<&str> {
-    None
+/// Zeek's history letters of a connection (unset when it has none).
+fn history(c: &ConnInfo) -> Option<&str> {
+    Some(c.history.as_str()).filter(|h| !h.is_empty())
 }
 
-/// Bytes the capture missed (gaps in the sequence space); 0 until the
-/// connection table counts them.
-fn missed_bytes(_c: &ConnInfo) -> u64 {
-    0
+/// Bytes the capture missed (gaps in the sequence space).
+fn missed_bytes(c: &ConnInfo) -> u64 {
+    c.missed_bytes
 }
 
 /// A deterministic stand-in for Zeek's random connection uid: `C` and 17
