@@ -216,8 +216,12 @@ fn write_ascii_str(w: &mut dyn Write, s: &str) -> io::Result<()> {
     if s == "(empty)" {
         return w.write_all(b"\\x28empty)");
     }
-    for &b in s.as_bytes() {
-        if b.is_ascii_graphic() && b != b'\\' || b == b' ' {
+    let plain = |b: u8| b.is_ascii_graphic() && b != b'\\' || b == b' ';
+    if s.bytes().all(plain) {
+        return w.write_all(s.as_bytes());
+    }
+    for b in s.bytes() {
+        if plain(b) {
             w.write_all(&[b])?;
         } else {
             write!(w, "\\x{b:02x}")?;
