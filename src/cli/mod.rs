@@ -132,8 +132,8 @@ pub struct CommonArgs {
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<OutputFormat>,
     /// Write a report to FILE (repeatable); format from FORMAT:FILE or the
-    /// extension (.jsonl, .csv, .txt, .log for zeek). With -o, stdout gets a report only
-    /// if one of them is "-".
+    /// extension (.jsonl, .csv, .txt, .log for zeek). With -o, stdout gets
+    /// a report only if one of them is "-".
     #[arg(long = "output", short = 'o', value_name = "FILE")]
     pub outputs: Vec<String>,
     #[command(flatten)]
