@@ -605,6 +605,7 @@ mod tests {
             rdp: Vec::new(),
             summary: Default::default(),
             known_c2: Default::default(),
+            home_net: Vec::new(),
         }
     }
 

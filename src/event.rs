@@ -7,6 +7,8 @@
 //! source-neutral is what lets NetFlow and Sysmon plug in without reshaping
 //! the pipeline.
 
+pub mod community_id;
+
 use std::net::IpAddr;
 
 use crate::service::Identified;
@@ -23,6 +25,13 @@ impl Proto {
     pub fn as_str(self) -> &'static str {
         match self {
             Proto::Tcp => "tcp",
+        }
+    }
+
+    /// The IP protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
         }
     }
 }
@@ -47,6 +56,18 @@ impl FiveTuple {
             dport,
             proto: Proto::Tcp,
         }
+    }
+
+    /// The flow's Community ID v1 with the default seed (the same for
+    /// both directions).
+    pub fn community_id(&self) -> community_id::CommunityId {
+        community_id::community_id(
+            community_id::DEFAULT_SEED,
+            self.proto.number(),
+            self.src,
+            self.dst,
+            Some((self.sport, self.dport)),
+        )
     }
 
     pub fn reversed(&self) -> FiveTuple {

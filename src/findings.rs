@@ -135,6 +135,9 @@ pub struct Analysis {
     pub summary: Summary,
     /// The policy's known C2 ports, for the reports.
     pub known_c2: PortSet,
+    /// The policy's home networks, for the reports that say which
+    /// addresses are local (Zeek's `local_orig` and `local_resp`).
+    pub home_net: Vec<ipnet::IpNet>,
 }
 
 impl Analysis {

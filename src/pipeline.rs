@@ -392,5 +392,6 @@ pub fn analyze_attempts(
         rdp: Vec::new(),
         summary: s,
         known_c2: policy.known_c2.clone(),
+        home_net: policy.home_net.clone(),
     }
 }

@@ -67,7 +67,7 @@ pub fn write_rfc3339(f: &mut impl fmt::Write, ts: Ts) -> fmt::Result {
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
 /// calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -127,12 +127,13 @@ pub struct CommonArgs {
     /// syslog), any of them gzip-compressed; directories; - for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Output format on stdout. Default: table on a terminal, jsonl otherwise.
+    /// Output format on stdout. Default: table on a terminal, jsonl
+    /// otherwise. zeek and zeek-json (Zeek's conn.log) are for `conns`.
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<OutputFormat>,
     /// Write a report to FILE (repeatable); format from FORMAT:FILE or the
-    /// extension (.jsonl, .csv, .txt). With -o, stdout gets a report only
-    /// if one of them is "-".
+    /// extension (.jsonl, .csv, .txt, .log for zeek). With -o, stdout gets
+    /// a report only if one of them is "-".
     #[arg(long = "output", short = 'o', value_name = "FILE")]
     pub outputs: Vec<String>,
     #[command(flatten)]
@@ -267,6 +268,16 @@ impl Settings {
             });
             outputs.push(OutputSpec { format, path: None });
         }
+        if scan.is_some()
+            && outputs
+                .iter()
+                .any(|o| matches!(o.format, OutputFormat::Zeek | OutputFormat::ZeekJson))
+        {
+            return Err(
+                "the zeek formats write a conn.log, a list of connections: use them with `portent conns`"
+                    .into(),
+            );
+        }
         if outputs.iter().filter(|o| o.path.is_none()).count() > 1 {
             return Err("-o: stdout (-) can take only one report".into());
         }
@@ -342,7 +353,7 @@ fn parse_output(o: &str, default: Option<OutputFormat>) -> Result<OutputSpec, St
         .or_else(|| path.as_ref().and_then(|p| OutputFormat::from_extension(&p.to_string_lossy())))
         .or(default)
         .ok_or_else(|| {
-            format!("-o {o}: cannot tell the format; use FORMAT:FILE (table, jsonl, csv) or a .jsonl/.csv/.txt name")
+            format!("-o {o}: cannot tell the format; use FORMAT:FILE (table, jsonl, csv, zeek, zeek-json) or a .jsonl/.csv/.txt/.log name")
         })?;
     Ok(OutputSpec { format, path })
 }

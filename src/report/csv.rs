@@ -116,6 +116,7 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         "service",
         "port_mismatch",
         "reason",
+        "community_id",
     ])?;
     let opt = |o: Option<String>| o.unwrap_or_default();
     let text = |o: Option<&String>| o.map(|s| cell(s).into_owned()).unwrap_or_default();
@@ -162,6 +163,7 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                 .as_deref()
                 .map(|r| cell(r).into_owned())
                 .unwrap_or_default(),
+            at.tuple.community_id().to_string(),
         ])?;
     }
     done(cw)

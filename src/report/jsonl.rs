@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::analysis::beacon::Beacon;
 use crate::analysis::group::Finding;
+use crate::event::community_id::CommunityId;
 use crate::findings::Analysis;
 
 #[derive(Serialize)]
@@ -20,6 +21,9 @@ struct AttemptRec<'a> {
     dst: String,
     dport: u16,
     proto: &'static str,
+    /// The flow's Community ID v1 (seed 0), as Zeek, Suricata and Arkime
+    /// write it.
+    community_id: CommunityId,
     answered: bool,
     retransmits: u32,
     input: &'a str,
@@ -186,6 +190,7 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                 dst: at.tuple.dst.to_string(),
                 dport: at.tuple.dport,
                 proto: at.tuple.proto.as_str(),
+                community_id: at.tuple.community_id(),
                 answered: at.answered,
                 retransmits: at.retransmits,
                 input: &a.inputs[at.origin.input as usize].input,

@@ -1,11 +1,13 @@
 //! Reports: sinks that render an [`Analysis`] for people or for the next
 //! tool. JSONL is the stable machine interface (schema in the README); CSV
 //! is for spreadsheets (cells from logs are escaped against formulas); the
-//! table is for a terminal. Several can be written in one run.
+//! table is for a terminal; Zeek's conn.log (ASCII or JSON) is for the
+//! tools that read Zeek. Several can be written in one run.
 
 pub mod csv;
 pub mod jsonl;
 pub mod table;
+pub mod zeek;
 
 use std::io::{self, Write};
 
@@ -17,6 +19,10 @@ pub enum OutputFormat {
     Table,
     Jsonl,
     Csv,
+    /// Zeek's conn.log, ASCII (`conns` only).
+    Zeek,
+    /// Zeek's conn.log, JSON (`conns` only).
+    ZeekJson,
 }
 
 impl OutputFormat {
@@ -27,6 +33,7 @@ impl OutputFormat {
             "jsonl" | "json" | "ndjson" => Some(OutputFormat::Jsonl),
             "csv" => Some(OutputFormat::Csv),
             "txt" | "table" => Some(OutputFormat::Table),
+            "log" => Some(OutputFormat::Zeek),
             _ => None,
         }
     }
@@ -58,6 +65,8 @@ impl OutputFormat {
             OutputFormat::Table => &table::Table,
             OutputFormat::Jsonl => &jsonl::Jsonl,
             OutputFormat::Csv => &csv::Csv,
+            OutputFormat::Zeek => &zeek::Zeek,
+            OutputFormat::ZeekJson => &zeek::ZeekJson,
         }
     }
 }

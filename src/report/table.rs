@@ -223,6 +223,7 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     if conns {
         header.extend(["STATE", "SERVICE", "MISMATCH"]);
     }
+    header.push("COMMUNITY ID");
     let rows: Vec<Vec<String>> = a
         .attempts
         .iter()
@@ -271,6 +272,7 @@ pub fn attempts(w: &mut dyn Write, a: &Analysis) -> io::Result<()> {
                     .to_string(),
                 ]);
             }
+            row.push(at.tuple.community_id().to_string());
             row
         })
         .collect();
