@@ -13,7 +13,7 @@
 //! in the input ([`SegRef`]), read once the walk is done
 //! ([`Conn::payload`]).
 //!
-//! What one connection costs while tracked: [`CONN_BYTES`], 584 bytes on
+//! What one connection costs while tracked: [`CONN_BYTES`], 600 bytes on
 //! x86_64 (its key, counts and up to [`MAX_SEGS`] payload references per
 //! direction, and its index entry), plus what its service's description
 //! holds once identified (about 430 bytes and its strings).
@@ -54,8 +54,8 @@ pub const IDLE: Ts = Ts(300 * Ts::NANOS_PER_SEC);
 /// test against the type's size).
 pub const CONN_BYTES: usize = std::mem::size_of::<Conn>() + std::mem::size_of::<(FastKey, u32)>();
 
-// The figure the docs give for one connection (584 on x86_64).
-const _: () = assert!(CONN_BYTES <= 584);
+// The figure the docs give for one connection (600 on x86_64).
+const _: () = assert!(CONN_BYTES <= 600);
 
 /// Where sequence number `seq` lies relative to `base`, taken as the
 /// nearest to `near` (a position already reached, relative to `base`):
@@ -223,7 +223,7 @@ pub struct SegRef {
 }
 
 /// One direction of a connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Side {
     pub pkts: u64,
     pub ip_bytes: u64,
@@ -252,9 +252,40 @@ pub struct Side {
     /// byte counts again): what `bytes` leaves over is what the capture
     /// missed.
     pub carried: u64,
+    /// When it sent its first FIN ([`NOT_CLOSED`] before).
+    closed_at: i64,
+}
+
+/// [`Side::closed_at`] of a side that sent no FIN.
+const NOT_CLOSED: i64 = i64::MIN;
+
+impl Default for Side {
+    fn default() -> Side {
+        Side {
+            pkts: 0,
+            ip_bytes: 0,
+            flags: 0,
+            isn: None,
+            syn: false,
+            synack: false,
+            acked: false,
+            base: None,
+            end: None,
+            fin_at: None,
+            segs: [SegRef::default(); MAX_SEGS],
+            nsegs: 0,
+            hist: 0,
+            carried: 0,
+            closed_at: NOT_CLOSED,
+        }
+    }
 }
 
 impl Side {
+    fn closed(&self) -> bool {
+        self.closed_at != NOT_CLOSED
+    }
+
     fn sent(&self) -> bool {
         self.pkts > 0
     }
@@ -345,6 +376,9 @@ impl Side {
         self.ip_bytes += o.ip_bytes;
         self.flags |= o.flags;
         self.carried += o.carried;
+        if !self.closed() {
+            self.closed_at = o.closed_at;
+        }
         self.acked |= o.acked;
         self.syn |= o.syn;
         self.synack |= o.synack;
@@ -623,7 +657,7 @@ impl Conn {
         let (o, r) = self.sides();
         ConnInfo {
             state: self.state(),
-            duration: Ts(self.last.0.saturating_sub(self.first.0)),
+            duration: Ts(self.end_time().0.saturating_sub(self.first.0)),
             orig_pkts: o.pkts,
             resp_pkts: r.pkts,
             orig_bytes: o.bytes(),
@@ -633,6 +667,18 @@ impl Conn {
             missed_bytes: o.missed() + r.missed(),
             history: self.history(),
             content: self.content.clone(),
+        }
+    }
+
+    /// When the connection's clock stopped: at its last packet, or, once
+    /// both sides have sent a FIN, at the packet that closed the second
+    /// (Zeek's TCP analyzer stops a connection's time there, so the ACK of
+    /// the last FIN does not lengthen it).
+    pub fn end_time(&self) -> Ts {
+        if self.ab.closed() && self.ba.closed() {
+            Ts(self.ab.closed_at.max(self.ba.closed_at).min(self.last.0))
+        } else {
+            self.last
         }
     }
 
@@ -1030,6 +1076,9 @@ impl ConnTable {
         c.first = c.first.min(ts);
         c.latest = ts;
         let side = if a_sent { &mut c.ab } else { &mut c.ba };
+        if seg.flags & TCP_FIN != 0 && !side.closed() {
+            side.closed_at = ts.0;
+        }
         if let Some(i) = History::letter(seg.flags, seg.payload_len) {
             c.history.note(&mut side.hist, i, a_sent);
         }
