@@ -314,46 +314,24 @@ mod tests {
         }
         // ICMP: echo request and its reply are one flow; time exceeded
         // (11) and ICMPv6 146 are one-way.
-        assert_eq!(
-            icmp(0, a4, b4, 8, 0).as_str(),
-            "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="
-        );
-        assert_eq!(
-            icmp(0, b4, a4, 0, 0).as_str(),
-            "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="
-        );
-        assert_eq!(
-            icmp(0, a4, b4, 11, 0).as_str(),
-            "1:f/YiSyWqczrTgfUCZlBUnvHRcPk="
-        );
-        assert_eq!(
-            icmp(0, a6, b6, 128, 0).as_str(),
-            "1:0bf7hyMJUwt3fMED7z8LIfRpBeo="
-        );
-        assert_eq!(
-            icmp(0, b6, a6, 129, 0).as_str(),
-            "1:0bf7hyMJUwt3fMED7z8LIfRpBeo="
-        );
-        assert_eq!(
-            icmp(0, a6, b6, 146, 0).as_str(),
-            "1:fYC8+pz24E+EhANP1EZhpX0Dw10="
-        );
-        assert_eq!(
-            icmp(1, a4, b4, 8, 0).as_str(),
-            "1:9pr4ZGTICiuZoIh90RRYE2RyXpU="
-        );
-        assert_eq!(
-            icmp(1, a4, b4, 11, 0).as_str(),
-            "1:1DD7cWGC/Yg91YGsQeni8du3pIA="
-        );
-        assert_eq!(
-            icmp(1, a6, b6, 128, 0).as_str(),
-            "1:IO27GQzPuCtNnwFvjWALMHu5tJE="
-        );
-        assert_eq!(
-            icmp(1, a6, b6, 146, 0).as_str(),
-            "1:Cv4IKJe56BNkF0MBW2YxQ3Nwc3s="
-        );
+        for (seed, src, dst, ty, code, want) in [
+            (0, a4, b4, 8, 0, "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="),
+            (0, b4, a4, 0, 0, "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="),
+            (0, a4, b4, 11, 0, "1:f/YiSyWqczrTgfUCZlBUnvHRcPk="),
+            (0, a6, b6, 128, 0, "1:0bf7hyMJUwt3fMED7z8LIfRpBeo="),
+            (0, b6, a6, 129, 0, "1:0bf7hyMJUwt3fMED7z8LIfRpBeo="),
+            (0, a6, b6, 146, 0, "1:fYC8+pz24E+EhANP1EZhpX0Dw10="),
+            (1, a4, b4, 8, 0, "1:9pr4ZGTICiuZoIh90RRYE2RyXpU="),
+            (1, a4, b4, 11, 0, "1:1DD7cWGC/Yg91YGsQeni8du3pIA="),
+            (1, a6, b6, 128, 0, "1:IO27GQzPuCtNnwFvjWALMHu5tJE="),
+            (1, a6, b6, 146, 0, "1:Cv4IKJe56BNkF0MBW2YxQ3Nwc3s="),
+        ] {
+            assert_eq!(
+                icmp(seed, src, dst, ty, code).as_str(),
+                want,
+                "{seed} {src} {ty}"
+            );
+        }
     }
 
     #[test]
