@@ -63,6 +63,13 @@ fn line_at(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
 /// A request line: method, target, and `HTTP/1.x`. A line cut by the byte
 /// bound before its version counts when its method and target look right.
 fn request_line(data: &[u8]) -> Option<(&[u8], &[u8], usize)> {
+    // A method first (after blanks a padded line may start with), before
+    // the line is looked for: most streams this sees are not HTTP, and a
+    // binary one can go kilobytes without a line end.
+    let start = data.iter().position(|&b| b != b' ' && b != b'\t')?;
+    if !METHODS.iter().any(|m| data[start..].starts_with(m)) {
+        return None;
+    }
     let (line, next, complete) = match line_at(data, 0) {
         Some((line, next)) => (line, next, true),
         // No line end at all: a request line longer than what was kept.

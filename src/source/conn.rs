@@ -976,24 +976,38 @@ fn first_at(s: &Side) -> u64 {
 pub fn attach(attempts: &mut [Attempt], conns: &[Conn]) {
     // One sort of (tuple, first packet, index), then a binary search per
     // attempt: no list per tuple, and a tuple reused a million times costs
-    // a logarithm, not a walk.
-    let mut keyed: Vec<(FiveTuple, Ts, u32)> = conns
+    // a logarithm, not a walk. The tuple is sorted as integers (any order
+    // that groups equal tuples serves), not as addresses.
+    let mut keyed: Vec<(TupleKey, Ts, u32)> = conns
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.tuple(), c.first, i as u32))
+        .map(|(i, c)| (tuple_key(&c.tuple()), c.first, i as u32))
         .collect();
     keyed.sort_unstable();
     for a in attempts.iter_mut().filter(|a| a.flow.is_none()) {
         // The last connection of the tuple that began at or before it.
-        let n = keyed.partition_point(|(t, first, _)| (*t, *first) <= (a.tuple, a.ts));
+        let key = tuple_key(&a.tuple);
+        let n = keyed.partition_point(|(t, first, _)| (*t, *first) <= (key, a.ts));
         let found = n
             .checked_sub(1)
             .map(|k| &keyed[k])
-            .filter(|(t, _, _)| *t == a.tuple)
+            .filter(|(t, _, _)| *t == key)
             .map(|&(_, _, i)| &conns[i as usize])
             .filter(|c| a.ts <= c.last);
         a.conn = found.map(|c| Box::new(c.info()));
     }
+}
+
+/// A TCP tuple as integers: both addresses, then the family and ports.
+type TupleKey = (u128, u128, u64);
+
+fn tuple_key(t: &FiveTuple) -> TupleKey {
+    let v6 = u64::from(t.src.is_ipv6()) << 32;
+    (
+        addr_bits(t.src),
+        addr_bits(t.dst),
+        v6 | u64::from(t.sport) << 16 | u64::from(t.dport),
+    )
 }
 
 /// What tracking connections counted.
