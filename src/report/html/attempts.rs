@@ -61,6 +61,7 @@ pub(super) fn attempts(o: &mut String, a: &Analysis) {
             Col("user", TEXT),
             Col("parent image", TEXT),
             Col("flow", TEXT),
+            Col("Community ID", TEXT),
             Col("input", TEXT),
             Col("frame", NUM),
         ],
@@ -119,7 +120,12 @@ pub(super) fn attempts(o: &mut String, a: &Analysis) {
             )
         });
         opt_cell(o, flow.as_deref());
-        let _ = write!(o, "<td class=\"wrap mono\">{}</td>", Esc(input_name(a, at)));
+        let _ = write!(
+            o,
+            "<td class=\"mono t\">{}</td><td class=\"wrap mono\">{}</td>",
+            at.tuple.community_id(),
+            Esc(input_name(a, at))
+        );
         num_cell(o, at.origin.frame);
         o.push_str("</tr>\n");
     }

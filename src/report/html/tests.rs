@@ -318,6 +318,10 @@ fn tables_stop_at_the_bound_and_say_how_many_were_left_out() {
     assert!(rows[first..].contains("10.0.5.249"));
     assert!(rows[first..first + rows[first..].find("</tr>").unwrap()].contains("10.0.5.249"));
     assert!(conns.contains("1,000 of 1,500 attempts shown"));
+    // Each attempt's Community ID, as JSONL and the conn.log give it.
+    let id = a.attempts[n - 1].tuple.community_id().to_string();
+    assert!(id.starts_with("1:"));
+    assert!(rows[first..].contains(&format!("<td class=\"mono t\">{id}</td>")));
 }
 
 #[test]
