@@ -6,7 +6,7 @@
 //! Sysmon logs) -> [`decode`] (link layer to TCP, in place) -> [`event`]
 //! (signals and attempts) -> [`filter`] (public destinations, allow rules)
 //! -> [`analysis`] (attempts, tiers, beacons, the Sysmon join, grouping) ->
-//! [`findings`] (what a run found) -> [`report`] (table, JSONL, CSV).
+//! [`findings`] (what a run found) -> [`report`] (table, JSONL, CSV, HTML).
 //! [`pipeline`] ties the steps together for a run over files, [`collect`]
 //! for a live collector; [`cli`] turns arguments into settings and [`app`]
 //! runs a command. Imports point down that list (`tests/layers.rs` checks

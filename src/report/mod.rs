@@ -2,9 +2,11 @@
 //! tool. JSONL is the stable machine interface (schema in the README); CSV
 //! is for spreadsheets (cells from logs are escaped against formulas); the
 //! table is for a terminal; Zeek's conn.log (ASCII or JSON) is for the
-//! tools that read Zeek. Several can be written in one run.
+//! tools that read Zeek; HTML is one self-contained page to read and hand
+//! on. Several can be written in one run.
 
 pub mod csv;
+pub mod html;
 pub mod jsonl;
 pub mod table;
 pub mod zeek;
@@ -23,6 +25,8 @@ pub enum OutputFormat {
     Zeek,
     /// Zeek's conn.log, JSON (`conns` only).
     ZeekJson,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl OutputFormat {
@@ -34,6 +38,7 @@ impl OutputFormat {
             "csv" => Some(OutputFormat::Csv),
             "txt" | "table" => Some(OutputFormat::Table),
             "log" => Some(OutputFormat::Zeek),
+            "html" | "htm" => Some(OutputFormat::Html),
             _ => None,
         }
     }
@@ -67,6 +72,7 @@ impl OutputFormat {
             OutputFormat::Csv => &csv::Csv,
             OutputFormat::Zeek => &zeek::Zeek,
             OutputFormat::ZeekJson => &zeek::ZeekJson,
+            OutputFormat::Html => &html::Html,
         }
     }
 }
