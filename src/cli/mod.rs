@@ -132,7 +132,7 @@ pub struct CommonArgs {
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<OutputFormat>,
     /// Write a report to FILE (repeatable); format from FORMAT:FILE or the
-    /// extension (.jsonl, .csv, .txt, .log for zeek). With -o, stdout gets
+    /// extension (.jsonl, .csv, .txt, .html, .log for zeek). With -o, stdout gets
     /// a report only if one of them is "-".
     #[arg(long = "output", short = 'o', value_name = "FILE")]
     pub outputs: Vec<String>,
@@ -353,7 +353,7 @@ fn parse_output(o: &str, default: Option<OutputFormat>) -> Result<OutputSpec, St
         .or_else(|| path.as_ref().and_then(|p| OutputFormat::from_extension(&p.to_string_lossy())))
         .or(default)
         .ok_or_else(|| {
-            format!("-o {o}: cannot tell the format; use FORMAT:FILE (table, jsonl, csv, zeek, zeek-json) or a .jsonl/.csv/.txt/.log name")
+            format!("-o {o}: cannot tell the format; use FORMAT:FILE (table, jsonl, csv, html, zeek, zeek-json) or a .jsonl/.csv/.txt/.html/.log name")
         })?;
     Ok(OutputSpec { format, path })
 }
