@@ -47,6 +47,9 @@ pub fn judge(policy: &Policy, a: &Attempt) -> Judged {
     let expected: Vec<Service> = policy.expected_on(port).collect();
     let names = |v: &[Service]| v.iter().map(|s| s.name()).collect::<Vec<_>>().join(" or ");
     let mismatch = match service {
+        // Data connections go to whatever port the control connection
+        // agreed on.
+        Service::FtpData => None,
         // A system port no service is registered for belongs to a service
         // portent does not identify (LDAP, Kerberos, RPC ...): no verdict.
         Service::Unknown if expected.is_empty() && port < SYSTEM_PORTS_END => None,

@@ -58,6 +58,11 @@ pub enum Service {
     Dns,
     Smtp,
     Ftp,
+    /// An FTP data connection: told from the FTP control connection
+    /// between the same two hosts, not from its own bytes (a file's
+    /// contents are anything).
+    #[serde(rename = "ftp-data")]
+    FtpData,
     Pop3,
     Imap,
     Irc,
@@ -71,7 +76,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in declaration order.
-    pub const ALL: [Service; 17] = [
+    pub const ALL: [Service; 18] = [
         Service::Tls,
         Service::Http,
         Service::Ssh,
@@ -80,6 +85,7 @@ impl Service {
         Service::Dns,
         Service::Smtp,
         Service::Ftp,
+        Service::FtpData,
         Service::Pop3,
         Service::Imap,
         Service::Irc,
@@ -102,6 +108,7 @@ impl Service {
             Service::Dns => "dns",
             Service::Smtp => "smtp",
             Service::Ftp => "ftp",
+            Service::FtpData => "ftp-data",
             Service::Pop3 => "pop3",
             Service::Imap => "imap",
             Service::Irc => "irc",

@@ -24,7 +24,7 @@ use hashbrown::HashMap;
 
 use crate::decode::{TcpSeg, TCP_ACK, TCP_RST, TCP_SYN};
 use crate::event::{Attempt, ConnInfo, FiveTuple};
-use crate::service::{self, CertProblem, Identified};
+use crate::service::{self, CertProblem, Identified, Service};
 use crate::stats::{Warning, Warnings};
 use crate::time::Ts;
 
@@ -906,6 +906,7 @@ pub fn identify(table: &mut ConnTable, input: &[u8]) -> Warnings {
         )
         .flatten()
         .collect();
+    ftp_data(&mut table.conns);
     let mut warnings = Warnings::default();
     for (at, t, what) in unreadable {
         let (reason, message) = match what {
@@ -944,6 +945,46 @@ pub fn identify(table: &mut ConnTable, input: &[u8]) -> Warnings {
         }
     }
     warnings
+}
+
+/// Names FTP data connections: a connection between the two hosts of an
+/// FTP control connection, begun while that was open, that carried nothing
+/// portent names (no payload, or payload it does not know). Zeek learns the
+/// data connection's port from the PORT, EPRT, PASV or EPSV exchange;
+/// portent keeps only a connection's first bytes, which seldom reach it,
+/// so it goes by the hosts and the time instead (either host may open it:
+/// active mode has the server connect back).
+fn ftp_data(conns: &mut [Conn]) {
+    use std::collections::HashMap as Map;
+    let pair = |c: &Conn| {
+        let (a, b) = (c.key.0, c.key.2);
+        if a <= b {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    };
+    let mut control: Map<(IpAddr, IpAddr), Vec<(Ts, Ts)>> = Map::new();
+    for c in conns.iter() {
+        if c.content.as_ref().and_then(|id| id.service) == Some(Service::Ftp) {
+            control.entry(pair(c)).or_default().push((c.first, c.last));
+        }
+    }
+    if control.is_empty() {
+        return;
+    }
+    for c in conns.iter_mut() {
+        let named = c.content.as_ref().and_then(|id| id.service);
+        if !matches!(named, None | Some(Service::Unknown)) {
+            continue;
+        }
+        let during = control
+            .get(&pair(c))
+            .is_some_and(|spans| spans.iter().any(|&(f, l)| f <= c.first && c.first <= l));
+        if during {
+            c.content = Some(Box::new(Identified::of(Service::FtpData)));
+        }
+    }
 }
 
 /// What of a connection's TLS could not be read.
