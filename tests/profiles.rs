@@ -755,3 +755,293 @@ fn the_generated_events_exercise_every_quirk() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// The seeds' four validation tests (DETECTION.md §1.2), from Sysmon events
+// alone, under each profile.
+
+/// One Sysmon event as Windows writes it (`linux`: as Sysmon for Linux
+/// writes it into syslog).
+fn event(id: u16, record: u64, host: &str, linux: bool, fields: &[(&str, String)]) -> String {
+    let data: String = fields
+        .iter()
+        .map(|(k, v)| format!("<Data Name=\"{k}\">{}</Data>", esc(v)))
+        .collect();
+    let (provider, channel) = if linux {
+        (
+            r#"<Provider Name="Linux-Sysmon" Guid="{ff032593-a8d3-4f13-b0d6-01fc615a0f97}"/>"#,
+            "Linux-Sysmon/Operational",
+        )
+    } else {
+        (
+            r#"<Provider Name="Microsoft-Windows-Sysmon" Guid="{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"/>"#,
+            "Microsoft-Windows-Sysmon/Operational",
+        )
+    };
+    let xml = format!(
+        "<Event><System>{provider}<EventID>{id}</EventID><EventRecordID>{record}</EventRecordID>\
+         <Channel>{channel}</Channel><Computer>{host}</Computer></System>\
+         <EventData>{data}</EventData></Event>"
+    );
+    if linux {
+        format!("Mar  2 09:00:00 {host} sysmon: {xml}")
+    } else {
+        xml
+    }
+}
+
+/// An Event ID 3 at `ms`.
+#[allow(clippy::too_many_arguments)]
+fn connect(
+    record: u64,
+    host: &str,
+    linux: bool,
+    ms: i64,
+    image: &str,
+    user: &str,
+    initiated: bool,
+    (src, dst, dport): (&str, &str, u16),
+) -> String {
+    let f = |k: &'static str, v: &str| (k, v.to_string());
+    event(
+        3,
+        record,
+        host,
+        linux,
+        &[
+            ("UtcTime", utc_time(ms)),
+            f("ProcessGuid", "{11111111-2222-3333-4444-555555555555}"),
+            f("Image", image),
+            f("User", user),
+            f("Protocol", "tcp"),
+            f("Initiated", if initiated { "true" } else { "false" }),
+            f("SourceIp", src),
+            ("SourcePort", (50_000 + record).to_string()),
+            f("DestinationIp", dst),
+            ("DestinationPort", dport.to_string()),
+        ],
+    )
+}
+
+const PS: &str = r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe";
+
+/// Test 1: powershell.exe (started by cmd.exe) connects to a public
+/// address on 4444.
+fn test1() -> Vec<String> {
+    vec![
+        event(
+            1,
+            1,
+            "WS1",
+            false,
+            &[
+                ("UtcTime", utc_time(T0_MS)),
+                (
+                    "ProcessGuid",
+                    "{11111111-2222-3333-4444-555555555555}".into(),
+                ),
+                ("Image", PS.into()),
+                ("ParentImage", r"C:\Windows\System32\cmd.exe".into()),
+            ],
+        ),
+        connect(
+            2,
+            "WS1",
+            false,
+            T0_MS + 10 * SEC,
+            PS,
+            r"CORP\alice",
+            true,
+            ("192.168.56.10", "203.0.113.66", 4444),
+        ),
+    ]
+}
+
+/// Test 2: curl on Linux, HTTPS to 8088 every 30 s, ten times.
+fn test2() -> Vec<String> {
+    (0..10)
+        .map(|i| {
+            connect(
+                i + 1,
+                "lnx01",
+                true,
+                T0_MS + (10 + 30 * i as i64) * SEC,
+                "/usr/bin/curl",
+                "root",
+                true,
+                ("192.0.2.50", "198.51.100.80", 8088),
+            )
+        })
+        .collect()
+}
+
+/// Test 3: the RDP listener moved to 33890, and a session to it, which the
+/// host logs as the listening side (svchost.exe hosts TermService).
+fn test3() -> Vec<String> {
+    let key =
+        r"HKLM\System\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp\PortNumber";
+    vec![
+        event(
+            13,
+            1,
+            "SRV1",
+            false,
+            &[
+                ("EventType", "SetValue".into()),
+                ("UtcTime", utc_time(T0_MS)),
+                ("Image", r"C:\Windows\regedit.exe".into()),
+                ("TargetObject", key.into()),
+                ("Details", "DWORD (0x00008462)".into()),
+            ],
+        ),
+        connect(
+            2,
+            "SRV1",
+            false,
+            T0_MS + 60 * SEC,
+            r"C:\Windows\System32\svchost.exe",
+            r"NT AUTHORITY\NETWORK SERVICE",
+            false,
+            ("198.51.100.23", "192.168.56.20", 33890),
+        ),
+    ]
+}
+
+/// Test 4: powershell.exe calls 9001 ten times, 60 s apart.
+fn test4() -> Vec<String> {
+    (0..10)
+        .map(|i| {
+            connect(
+                i + 1,
+                "WS1",
+                false,
+                T0_MS + (10 + 60 * i as i64) * SEC,
+                PS,
+                r"CORP\alice",
+                true,
+                ("192.168.56.10", "203.0.113.90", 9001),
+            )
+        })
+        .collect()
+}
+
+/// (count, risk, window start in seconds after T0) per finding, in report
+/// order.
+type Answer = Vec<(u64, u8, Option<i64>)>;
+
+#[test]
+fn the_four_validation_tests_under_each_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let tests: [(&str, Vec<String>); 4] = [
+        ("test1", test1()),
+        ("test2", test2()),
+        ("test3", test3()),
+        ("test4", test4()),
+    ];
+    let tenfold = |risk: u8| -> Answer { vec![(1, risk, None); 10] };
+    let want: [(&str, &str, Answer); 20] = [
+        ("test1", "splunk", vec![(1, 3, None)]),
+        ("test1", "chronicle", vec![(1, 3, Some(0))]),
+        ("test1", "logscale", vec![(1, 3, None)]),
+        ("test1", "qradar", vec![(1, 3, None)]),
+        ("test1", "sumo", vec![(1, 3, None)]),
+        // curl is no high-risk image anywhere: 8088 alone, risk 1.
+        ("test2", "splunk", vec![(10, 1, None)]),
+        ("test2", "chronicle", vec![(10, 1, Some(0))]),
+        ("test2", "logscale", vec![(10, 1, None)]),
+        ("test2", "qradar", tenfold(1)),
+        ("test2", "sumo", vec![(10, 1, None)]),
+        // The listening side's event: out of all five (Initiated false, or
+        // for QRadar a private destination); the registry change is no
+        // connection.
+        ("test3", "splunk", vec![]),
+        ("test3", "chronicle", vec![]),
+        ("test3", "logscale", vec![]),
+        ("test3", "qradar", vec![]),
+        ("test3", "sumo", vec![]),
+        ("test4", "splunk", vec![(10, 3, None)]),
+        (
+            "test4",
+            "chronicle",
+            vec![(5, 3, Some(0)), (5, 3, Some(300))],
+        ),
+        ("test4", "logscale", vec![(10, 3, None)]),
+        ("test4", "qradar", tenfold(3)),
+        ("test4", "sumo", vec![(10, 3, None)]),
+    ];
+    for (name, lines) in &tests {
+        let path = dir.path().join(format!("{name}.log"));
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        for (_, profile, answer) in want.iter().filter(|w| w.0 == *name) {
+            let (got, summary) = scan(profile, &[&path], &[]);
+            let got: Answer = got
+                .iter()
+                .map(|r| (r.count, r.risk, r.window_ms.map(|w| (w - T0_MS) / SEC)))
+                .collect();
+            assert_eq!(&got, answer, "{name} under {profile}");
+            assert_eq!(summary["profile"]["profile"], *profile);
+        }
+    }
+    // Test 1 in detail: the parent from Event ID 1, as each query keys it.
+    let path = dir.path().join("test1.log");
+    let (splunk, _) = scan("splunk", &[&path], &[]);
+    assert_eq!(
+        splunk[0].parent.as_deref(),
+        Some(r"C:\Windows\System32\cmd.exe")
+    );
+    let (logscale, _) = scan("logscale", &[&path], &[]);
+    assert_eq!(logscale[0].parent.as_deref(), Some("cmd.exe"));
+    // QRadar's rows come newest first.
+    let (q, _) = scan("qradar", &[&dir.path().join("test4.log")], &[]);
+    assert!(q.windows(2).all(|w| w[0].first_ms > w[1].first_ms));
+}
+
+/// A capture attempt joined to its Sysmon event is that event's row, not a
+/// second one; capture attempts no event names are in no query's index.
+#[test]
+fn a_joined_capture_attempt_is_its_events_row() {
+    let cap = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/windows-4444.pcap");
+    let (recs, _) = common::jsonl(&["conns", "-q", "-f", "jsonl", cap]);
+    let attempts = common::of_type(&recs, "attempt");
+    let a = attempts
+        .iter()
+        .find(|a| a["dport"] == 4444)
+        .expect("the sample's connection to 4444");
+    let ms = ms_of(&a["ts"]);
+    let mut line = connect(
+        1,
+        "WS1",
+        false,
+        ms,
+        PS,
+        r"CORP\alice",
+        true,
+        (a["src"].as_str().unwrap(), a["dst"].as_str().unwrap(), 4444),
+    );
+    line = line.replace(
+        &format!("<Data Name=\"SourcePort\">{}</Data>", 50_001),
+        &format!("<Data Name=\"SourcePort\">{}</Data>", a["sport"]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ws1.xml");
+    std::fs::write(&log, line + "\n").unwrap();
+    for profile in ["splunk", "chronicle", "logscale", "qradar", "sumo"] {
+        let (alone, summary) = scan(profile, &[Path::new(cap)], &[]);
+        assert!(
+            alone.is_empty(),
+            "{profile}: a capture alone is in no index"
+        );
+        assert_eq!(
+            summary["profile"]["attempts_without_event"].as_u64(),
+            Some(attempts.len() as u64)
+        );
+        let (both, summary) = scan(profile, &[Path::new(cap), &log], &[]);
+        assert_eq!(both.len(), 1, "{profile}");
+        assert_eq!((both[0].count, both[0].risk), (1, 3), "{profile}");
+        assert_eq!(summary["join"]["matched"]["tuple"], 1, "{profile}");
+        assert_eq!(
+            summary["profile"]["attempts_without_event"].as_u64(),
+            Some(attempts.len() as u64 - 1)
+        );
+    }
+}
