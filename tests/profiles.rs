@@ -352,7 +352,7 @@ fn lower(s: &Option<String>) -> String {
 }
 
 /// What every query reads: Event ID 3, TCP or no protocol field.
-fn network<'a>(events: &'a [Ev]) -> impl Iterator<Item = &'a Ev> {
+fn network(events: &[Ev]) -> impl Iterator<Item = &Ev> {
     events
         .iter()
         .filter(|e| e.id == 3 && e.proto.is_none_or(|p| p == "tcp"))
