@@ -341,7 +341,10 @@ pub fn run(
                     image: None,
                     user: None,
                     parent_image: None,
-                    window: Some(Ts(r.ts.0 - r.ts.0.rem_euclid(CHRONICLE_WINDOW.0))),
+                    window: Some(Ts(r
+                        .ts
+                        .0
+                        .saturating_sub(r.ts.0.rem_euclid(CHRONICLE_WINDOW.0)))),
                 },
                 None,
             )
@@ -385,10 +388,10 @@ pub fn run(
             grouped(&hits, |r| full_key(r, r.parent_image), None)
         }
         Profile::QRadar => {
-            let now = opts
-                .now
-                .or_else(|| events.iter().map(|l| l.event.ts).max())
-                .unwrap_or(Ts(0));
+            // No --now and no event: no day to search.
+            let Some(now) = opts.now.or_else(|| events.iter().map(|l| l.event.ts).max()) else {
+                return (Vec::new(), st);
+            };
             st.now = Some(now.to_string());
             let since = Ts(now.0.saturating_sub(QRADAR_SPAN.0));
             let score = lists.names(&["svchost.exe"]);
@@ -583,6 +586,86 @@ mod tests {
         assert_eq!(one(Profile::Chronicle, &events), [(1, 3)]);
         assert_eq!(one(Profile::LogScale, &events), [(1, 3)]);
         assert_eq!(one(Profile::QRadar, &events), [(1, 3), (1, 3), (1, 3)]);
+    }
+
+    #[test]
+    fn chronicle_scores_its_own_way() {
+        let l = Lists::shipped();
+        assert_eq!(chronicle_tier(&l, true, 4444), 3);
+        assert_eq!(chronicle_tier(&l, true, 8080), 2, "standard, above 1024");
+        assert_eq!(chronicle_tier(&l, true, 1025), 2);
+        assert_eq!(chronicle_tier(&l, true, 1024), 1);
+        assert_eq!(chronicle_tier(&l, true, 443), 1, "any port alerts");
+        assert_eq!(chronicle_tier(&l, false, 4444), 1);
+        assert_eq!(chronicle_tier(&l, false, 33890), 0);
+        assert_eq!(tier(&l, true, 8080), 0);
+        assert_eq!(tier(&l, true, 443), 0);
+    }
+
+    #[test]
+    fn sumo_matches_private_ranges_as_text() {
+        for (ip, private) in [
+            ("10.0.0.1", true),
+            ("172.16.0.1", true),
+            ("172.31.9.9", true),
+            ("172.32.0.1", false),
+            ("192.168.0.1", true),
+            ("::ffff:10.0.0.1", false),
+            ("100.64.0.1", false),
+            ("127.0.0.1", false),
+            ("fd00::1", false),
+        ] {
+            assert_eq!(rfc1918_text(ip.parse().unwrap()), private, "{ip}");
+        }
+    }
+
+    #[test]
+    fn qradar_where_list_lacks_pwsh() {
+        let pwsh = r"C:\Program Files\PowerShell\7\pwsh.exe";
+        let cmd = r"C:\Windows\System32\cmd.exe";
+        let events = [
+            ev(10, pwsh, "203.0.113.9", 33890, Some(true)),
+            ev(20, pwsh, "203.0.113.9", 4444, Some(true)),
+            ev(30, cmd, "203.0.113.9", 33890, Some(false)),
+            ev(40, cmd, "10.0.0.9", 4444, Some(true)),
+            ev(50, cmd, "::ffff:203.0.113.7", 4444, Some(true)),
+            ev(60, cmd, "2001:db8::7", 4444, Some(true)),
+        ];
+        // Newest first within a risk.
+        assert_eq!(one(Profile::QRadar, &events), [(1, 3), (1, 3), (1, 2)]);
+        let (f, st) = run(
+            &events,
+            &ProfileOptions {
+                profile: Profile::QRadar,
+                now: None,
+            },
+            0,
+        );
+        assert_eq!(
+            f[0].remote_ips.first(),
+            Some(&"203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(f[0].first_seen, Ts(50 * Ts::NANOS_PER_SEC));
+        assert_eq!(st.now.as_deref(), Some("1970-01-01T00:01:00.000000Z"));
+        // A day before the newest event: nothing older.
+        let (f, _) = run(
+            &events,
+            &ProfileOptions {
+                profile: Profile::QRadar,
+                now: Some(Ts(86_400 * Ts::NANOS_PER_SEC + 25 * Ts::NANOS_PER_SEC)),
+            },
+            0,
+        );
+        assert_eq!(f.len(), 2, "the rows at 30 s and 50 s");
+        let (f, st) = run(
+            &[],
+            &ProfileOptions {
+                profile: Profile::QRadar,
+                now: None,
+            },
+            0,
+        );
+        assert!(f.is_empty() && st.now.is_none());
     }
 
     #[test]
