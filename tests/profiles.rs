@@ -1045,3 +1045,29 @@ fn a_joined_capture_attempt_is_its_events_row() {
         );
     }
 }
+
+/// A profile groups as its query does: `--window` is portent's and is
+/// refused beside it; `--now` needs a profile.
+#[test]
+fn profile_options_are_checked() {
+    let log = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/sysmon/exported.xml"
+    );
+    let out = common::portent(&[
+        "scan",
+        "-q",
+        "--profile",
+        "chronicle",
+        "--window",
+        "5m",
+        log,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--window"));
+    let out = common::portent(&["scan", "-q", "--now", "2026-03-02T09:00:00Z", log]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = common::portent(&["scan", "-q", "--profile", "qradar", "--now", "noon", log]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
+}

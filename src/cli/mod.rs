@@ -122,7 +122,7 @@ pub struct ScanArgs {
     /// Report what one of the five seed queries returns instead of
     /// portent's own model, quirks included (DETECTION.md §11): findings
     /// from the Sysmon Event ID 3 events read.
-    #[arg(long, value_name = "QUERY",
+    #[arg(long, value_name = "QUERY", conflicts_with = "window",
           value_parser = ["splunk", "chronicle", "logscale", "qradar", "sumo"])]
     pub profile: Option<String>,
     /// With --profile qradar: the end of the last day it searches (RFC
