@@ -13,6 +13,7 @@ use crate::analysis::beacon::{Beacon, BeaconStats};
 use crate::analysis::group::Finding;
 use crate::analysis::join::JoinStats;
 use crate::analysis::ports::Severity;
+use crate::analysis::profile::ProfileStats;
 use crate::analysis::rdp::RdpMove;
 use crate::event::Attempt;
 use crate::filter::{Scope, Suppressed};
@@ -198,4 +199,7 @@ pub struct Summary {
     /// What joining the Sysmon events to the network evidence did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub join: Option<JoinStats>,
+    /// With `--profile`: which query the findings are, and what it read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileStats>,
 }

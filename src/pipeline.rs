@@ -12,6 +12,7 @@ use crate::analysis::content;
 use crate::analysis::group;
 use crate::analysis::join::{self, JoinOptions, LoggedEvent};
 use crate::analysis::ports;
+use crate::analysis::profile::{self, ProfileOptions};
 use crate::event::{Attempt, TcpSignal};
 use crate::filter::Filter;
 use crate::findings::{Analysis, InputReport, Summary, Verdict};
@@ -31,6 +32,9 @@ pub struct RunOptions {
     pub window: Option<Ts>,
     pub beacon: BeaconConfig,
     pub join: JoinOptions,
+    /// Findings as one of the five seed queries returns them, instead of
+    /// portent's own model (DETECTION.md §11).
+    pub profile: Option<ProfileOptions>,
 }
 
 /// What reading the inputs gave: packet signals, and attempts already built
@@ -266,6 +270,9 @@ pub fn analyze(
     if !logs {
         let mut a = analyze_attempts(inputs, attempts, policy, opts);
         a.summary.connections = conn_stats;
+        if let Some(p) = &opts.profile {
+            apply_profile(&mut a, &evidence.sysmon, p);
+        }
         return a;
     }
     let (attempts, stats) = join::join(attempts, &evidence.sysmon, &opts.join);
@@ -282,7 +289,30 @@ pub fn analyze(
     a.summary.sysmon = Some(total);
     a.summary.join = Some(stats);
     a.summary.connections = conn_stats;
+    if let Some(p) = &opts.profile {
+        apply_profile(&mut a, &evidence.sysmon, p);
+    }
     a
+}
+
+/// Replaces portent's findings by those of the profile's query. Beacons and
+/// RDP moves are portent's own and no query's: with a profile the run
+/// reports only what the query returns (their counts stay in the summary).
+fn apply_profile(a: &mut Analysis, events: &[LoggedEvent], opts: &ProfileOptions) {
+    let unlogged = a.attempts.iter().filter(|x| x.process.is_none()).count() as u64;
+    let (findings, stats) = profile::run(events, opts, unlogged);
+    a.findings = findings;
+    a.beacons.clear();
+    a.rdp.clear();
+    let s = &mut a.summary;
+    s.findings = a.findings.len();
+    s.findings_by_severity.clear();
+    for f in &a.findings {
+        *s.findings_by_severity
+            .entry(f.severity().as_str())
+            .or_default() += 1;
+    }
+    s.profile = Some(stats);
 }
 
 /// Filters, scores and groups attempts already built, in

@@ -7,4 +7,5 @@ pub mod content;
 pub mod group;
 pub mod join;
 pub mod ports;
+pub mod profile;
 pub mod rdp;

@@ -10,11 +10,12 @@ use crate::analysis::attempts::AttemptRules;
 use crate::analysis::beacon::{self, BeaconConfig};
 use crate::analysis::join::JoinOptions;
 use crate::analysis::ports::Severity;
+use crate::analysis::profile::{Profile, ProfileOptions};
 use crate::collect;
 use crate::pipeline::RunOptions;
 use crate::policy::{parse_cidr, Policy};
 use crate::report::OutputFormat;
-use crate::time::Ts;
+use crate::time::{parse_rfc3339, Ts};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -118,6 +119,16 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = beacon::DEFAULT_MIN_BEATS,
           value_parser = clap::value_parser!(u16).range(3..))]
     pub beacon_min_beats: u16,
+    /// Report what one of the five seed queries returns instead of
+    /// portent's own model, quirks included (DETECTION.md §11): findings
+    /// from the Sysmon Event ID 3 events read.
+    #[arg(long, value_name = "QUERY", conflicts_with = "window",
+          value_parser = ["splunk", "chronicle", "logscale", "qradar", "sumo"])]
+    pub profile: Option<String>,
+    /// With --profile qradar: the end of the last day it searches (RFC
+    /// 3339); default the newest event time read.
+    #[arg(long, value_name = "TIME", requires = "profile")]
+    pub now: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -217,6 +228,7 @@ pub fn collect_settings(c: &CollectArgs) -> Result<collect::Settings, String> {
             rules: AttemptRules::default(),
             join: JoinOptions::default(),
             window: None,
+            profile: None,
             beacon: BeaconConfig {
                 min_beats: usize::from(c.beacon_min_beats),
                 ..BeaconConfig::default()
@@ -298,6 +310,17 @@ impl Settings {
             Some("never") | None => None,
             Some(s) => Severity::parse(s),
         };
+        let profile = match scan.and_then(|s| s.profile.as_deref()) {
+            Some(name) => Some(ProfileOptions {
+                profile: Profile::parse(name)
+                    .ok_or_else(|| format!("--profile {name:?}: unknown"))?,
+                now: scan
+                    .and_then(|s| s.now.as_deref())
+                    .map(|t| parse_rfc3339(t).map_err(|e| format!("--now {e}")))
+                    .transpose()?,
+            }),
+            None => None,
+        };
         if c.threads == Some(0) {
             return Err("--threads must be at least 1".into());
         }
@@ -316,6 +339,7 @@ impl Settings {
                         .collect::<Result<_, _>>()?,
                 },
                 window,
+                profile,
                 beacon: BeaconConfig {
                     min_beats: scan.map_or(BeaconConfig::default().min_beats, |s| {
                         usize::from(s.beacon_min_beats)
