@@ -108,6 +108,13 @@ pub fn group<'a>(
         f.last_seen = f.last_seen.max(a.ts);
     }
     let mut out: Vec<Finding> = groups.into_values().collect();
+    sort_findings(&mut out);
+    out
+}
+
+/// The report's order of findings: most severe first, then highest risk,
+/// most attempts, and by key and first time for a deterministic order.
+pub fn sort_findings(out: &mut [Finding]) {
     out.sort_by(|a, b| {
         b.severity()
             .cmp(&a.severity())
@@ -116,5 +123,4 @@ pub fn group<'a>(
             .then_with(|| a.key.cmp(&b.key))
             .then(a.first_seen.cmp(&b.first_seen))
     });
-    out
 }

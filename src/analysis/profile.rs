@@ -509,14 +509,7 @@ fn grouped(
         add(f, h, caps);
     }
     let mut out: Vec<Finding> = groups.into_values().collect();
-    out.sort_by(|a, b| {
-        b.severity()
-            .cmp(&a.severity())
-            .then(b.risk_score.cmp(&a.risk_score))
-            .then(b.count.cmp(&a.count))
-            .then_with(|| a.key.cmp(&b.key))
-            .then(a.first_seen.cmp(&b.first_seen))
-    });
+    super::group::sort_findings(&mut out);
     out
 }
 
