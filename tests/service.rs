@@ -795,36 +795,46 @@ fn ndpi_validity(v: &str) -> Option<(String, String)> {
     Some((rfc(a), rfc(b)))
 }
 
+/// Agreements per field with nDPI, and the disagreements said.
+#[derive(Default)]
+struct Tally {
+    /// Per field: (compared, agreed).
+    counts: BTreeMap<&'static str, (usize, usize)>,
+    misses: Vec<String>,
+}
+
+impl Tally {
+    fn check(&mut self, what: &'static str, f: &Flow, ok: bool, detail: String) {
+        let row = self.counts.entry(what).or_default();
+        row.0 += 1;
+        if ok {
+            row.1 += 1;
+        } else {
+            self.misses.push(format!("{what} {} {detail}", f.show()));
+        }
+    }
+}
+
 #[test]
 #[cfg_attr(not(portent_shared_data), ignore = "needs the shared real data")]
 fn certificates_agree_with_ndpi() {
     let Some(flows) = flows("certificates_agree_with_ndpi") else {
         return;
     };
-    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let mut misses = Vec::new();
-    let mut check = |what: &'static str, f: &Flow, ok: bool, detail: String| {
-        let row = counts.entry(what).or_default();
-        row.0 += 1;
-        if ok {
-            row.1 += 1;
-        } else {
-            misses.push(format!("{what} {} {detail}", f.show()));
-        }
-    };
+    let mut tally = Tally::default();
     for f in flows.iter().filter(|f| f.is_oracle()) {
         let Some(sha1) = f.field("cert_sha1") else {
             continue;
         };
         let cert = f.identify().tls.and_then(|t| t.cert);
         let Some(cert) = cert else {
-            check("certificate", f, false, "none found".into());
+            tally.check("certificate", f, false, "none found".into());
             continue;
         };
-        check("certificate", f, true, String::new());
+        tally.check("certificate", f, true, String::new());
         if let Some(v) = f.field("subject") {
             let ok = comparable_name(&cert.subject) == comparable_name(v);
-            check(
+            tally.check(
                 "subject",
                 f,
                 ok,
@@ -833,7 +843,7 @@ fn certificates_agree_with_ndpi() {
         }
         if let Some(v) = f.field("issuer") {
             let ok = comparable_name(&cert.issuer) == comparable_name(v);
-            check(
+            tally.check(
                 "issuer",
                 f,
                 ok,
@@ -842,7 +852,7 @@ fn certificates_agree_with_ndpi() {
         }
         if let Some((from, to)) = f.field("validity").and_then(ndpi_validity) {
             let ok = cert.not_before == from && cert.not_after == to;
-            check(
+            tally.check(
                 "validity",
                 f,
                 ok,
@@ -865,7 +875,7 @@ fn certificates_agree_with_ndpi() {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        check(
+        tally.check(
             "sha-1 / sha-256",
             f,
             our_sha1 == ndpi_sha1 && our_sha256 == cert.sha256,
@@ -880,7 +890,7 @@ fn certificates_agree_with_ndpi() {
             f.field("subject"),
         ) {
             let theirs = v == "1";
-            check(
+            tally.check(
                 "self-signed",
                 f,
                 cert.self_signed == theirs,
@@ -892,13 +902,13 @@ fn certificates_agree_with_ndpi() {
         }
     }
     println!("certificates against nDPI:");
-    for (what, &(n, k)) in &counts {
+    for (what, &(n, k)) in &tally.counts {
         println!("  {what:<16} {k:>4}/{n:<4} {:>6.1}%", pct(k, n));
     }
-    show_list("disagreements", &misses);
-    let (n, k) = counts["certificate"];
+    show_list("disagreements", &tally.misses);
+    let (n, k) = tally.counts["certificate"];
     assert!(n >= 60, "only {n} certificates");
-    for (what, &(n, k2)) in &counts {
+    for (what, &(n, k2)) in &tally.counts {
         assert!(pct(k2, n) >= 95.0, "{what}: {k2}/{n}");
     }
     assert!(k > 0);
@@ -910,24 +920,14 @@ fn request_fields_agree_with_ndpi() {
     let Some(flows) = flows("request_fields_agree_with_ndpi") else {
         return;
     };
-    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let mut misses = Vec::new();
+    let mut tally = Tally::default();
     // Agreements with nDPI's later request or response, not portent's first.
     let mut later_ones = Vec::new();
-    let mut check = |what: &'static str, f: &Flow, ok: bool, detail: String| {
-        let row = counts.entry(what).or_default();
-        row.0 += 1;
-        if ok {
-            row.1 += 1;
-        } else {
-            misses.push(format!("{what} {} {detail}", f.show()));
-        }
-    };
     for f in flows.iter().filter(|f| f.is_oracle()) {
         let id = f.identify();
         if let Some(tls) = &id.tls {
             if let Some(v) = f.field("tls_version") {
-                check(
+                tally.check(
                     "tls version",
                     f,
                     tls.version.as_deref() == Some(v),
@@ -936,17 +936,17 @@ fn request_fields_agree_with_ndpi() {
             }
             // nDPI's host name is the SNI when there is one.
             if let (Some(v), Some(sni)) = (f.field("host"), &tls.sni) {
-                check("tls sni", f, sni == v, format!("ours {sni:?} nDPI {v}"));
+                tally.check("tls sni", f, sni == v, format!("ours {sni:?} nDPI {v}"));
             }
             if let Some(v) = f.field("alpns") {
                 let ours = tls.alpn.join(";");
-                check("tls alpn", f, ours == v, format!("ours {ours:?} nDPI {v}"));
+                tally.check("tls alpn", f, ours == v, format!("ours {ours:?} nDPI {v}"));
             }
         }
         if let Some(http) = &id.http {
             if let Some(v) = f.field("user_agent") {
                 let ours = http.user_agent.as_deref().unwrap_or_default();
-                check(
+                tally.check(
                     "http user-agent",
                     f,
                     v.starts_with(ours) && !ours.is_empty(),
@@ -954,7 +954,7 @@ fn request_fields_agree_with_ndpi() {
                 );
             }
             // nDPI keeps the last request and response of a flow, portent
-            // the first: a later one of the flow's counts as the same, and
+            // the first: a later one of the flow's tally.counts as the same, and
             // so does a side whose stream went on past what the tracker
             // reassembled (nDPI's last may be beyond it).
             let mut later = |what: &str, side: &[u8], cut: bool, needle: String| {
@@ -977,7 +977,7 @@ fn request_fields_agree_with_ndpi() {
                         f.server_cut,
                         format!(" {v} "),
                     );
-                check(
+                tally.check(
                     "http status",
                     f,
                     ok,
@@ -1004,7 +1004,7 @@ fn request_fields_agree_with_ndpi() {
                         f.client_cut,
                         format!(" {path} HTTP/1."),
                     );
-                check("http url", f, ok, format!("ours {url:?} nDPI {v}"));
+                tally.check("http url", f, ok, format!("ours {url:?} nDPI {v}"));
             }
         }
         if let Some(ssh) = &id.ssh {
@@ -1023,7 +1023,7 @@ fn request_fields_agree_with_ndpi() {
                 .collect();
             ours.sort_unstable();
             theirs.sort_unstable();
-            check(
+            tally.check(
                 "ssh banners",
                 f,
                 ours == theirs,
@@ -1032,15 +1032,15 @@ fn request_fields_agree_with_ndpi() {
         }
     }
     println!("request fields against nDPI:");
-    for (what, &(n, k)) in &counts {
+    for (what, &(n, k)) in &tally.counts {
         println!("  {what:<16} {k:>4}/{n:<4} {:>6.1}%", pct(k, n));
     }
-    show_list("disagreements", &misses);
+    show_list("disagreements", &tally.misses);
     show_list(
         "agreeing with nDPI's last request or response, not portent's first",
         &later_ones,
     );
-    for (what, &(n, k)) in &counts {
+    for (what, &(n, k)) in &tally.counts {
         assert!(pct(k, n) >= 95.0, "{what}: {k}/{n}");
     }
 }
